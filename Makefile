@@ -1,0 +1,44 @@
+# Two commands do all set-up: `make test` and `make run`.
+# torch is pinned to the CPU build first: a bare or open-ended "torch" would pull a
+# multi-GB CUDA build. On a CUDA machine, set TORCH_SPEC to the build you want.
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DATA ?= data/demo
+DEMO_SYNTH_ARGS ?= --train 12 --valid 8 --seed 2026
+
+.PHONY: install lint test test-fast run demo-data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(BIN)/ruff check service tests
+	$(BIN)/ruff format --check service tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+test-fast: install
+	$(BIN)/pytest -m "not slow"
+
+$(DEMO_DATA)/train-acl.csv: | $(STAMP)
+	$(BIN)/mrnet synth --out $(DEMO_DATA) $(DEMO_SYNTH_ARGS)
+
+demo-data: $(DEMO_DATA)/train-acl.csv
+
+run: install demo-data
+	$(BIN)/mrnet serve
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,139 @@
+"""Find, verify and load model packages.
+
+Every weights file is checked against the manifest's sha256 before anything is
+read from it; weights are safetensors only, so nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from pydantic import ValidationError
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from service.datasets.layout import PLANES, Plane
+from service.errors import PackageError, PackageNotFoundError
+from service.model.network import MRNetPlane
+from service.store.files import sha256_file
+from service.store.manifest import MANIFEST_NAME, Manifest, is_task_name, is_version, version_key
+
+
+@dataclass
+class ModelPackage:
+    """A verified package with its three plane networks on one device, in eval mode."""
+
+    manifest: Manifest
+    path: Path
+    digest: str  # sha256 of manifest.json, which pins every weights file
+    planes: dict[Plane, MRNetPlane]
+    device: torch.device
+
+
+def list_tasks(store: Path) -> list[str]:
+    if not store.is_dir():
+        return []
+    return sorted(p.name for p in store.iterdir() if p.is_dir() and is_task_name(p.name))
+
+
+def list_versions(store: Path, task: str) -> list[str]:
+    """Versions of a task, oldest first; folders that are not versions are skipped."""
+    folder = store / task
+    if not is_task_name(task) or not folder.is_dir():
+        return []
+    versions = [p.name for p in folder.iterdir() if p.is_dir() and is_version(p.name)]
+    return sorted(versions, key=version_key)
+
+
+def resolve_package(store: Path, task: str, version: str | None = None) -> Path:
+    """The folder of the pinned version, or of the newest one."""
+    versions = list_versions(store, task)
+    if not versions:
+        raise PackageNotFoundError(f"The model store {store} has no package for task {task!r}.")
+    if version is None:
+        return store / task / versions[-1]
+    if version not in versions:
+        raise PackageNotFoundError(
+            f"Task {task!r} has no version {version!r} in {store}; it has {', '.join(versions)}."
+        )
+    return store / task / version
+
+
+def read_manifest(folder: Path) -> tuple[Manifest, str]:
+    """The validated manifest and the sha256 of its bytes."""
+    path = folder / MANIFEST_NAME
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise PackageError(f"Cannot read the manifest {path}: {error.strerror}.") from error
+    try:
+        manifest = Manifest.model_validate(json.loads(raw))
+    except (ValueError, ValidationError) as error:
+        raise PackageError(f"The manifest {path} is not valid: {error}") from error
+    if folder.name != manifest.version or folder.parent.name != manifest.task:
+        raise PackageError(
+            f"The manifest {path} says {manifest.task}/{manifest.version}, "
+            f"but it lies in {folder.parent.name}/{folder.name}."
+        )
+    return manifest, hashlib.sha256(raw).hexdigest()
+
+
+def verify_package(folder: Path) -> tuple[Manifest, str]:
+    """Check that every weights file exists and matches its sha256."""
+    manifest, digest = read_manifest(folder)
+    for plane in PLANES:
+        entry = manifest.weights.planes[plane]
+        path = folder / entry.file
+        if not path.is_file():
+            raise PackageError(f"The {plane} weights file {path} is missing.")
+        actual = sha256_file(path)
+        if actual != entry.sha256:
+            raise PackageError(
+                f"The {plane} weights file {path} has sha256 {actual}, "
+                f"but the manifest expects {entry.sha256}; the package is refused."
+            )
+    return manifest, digest
+
+
+def _load_plane(path: Path, plane: Plane, device: torch.device) -> MRNetPlane:
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError) as error:
+        raise PackageError(
+            f"The {plane} weights file {path} is not safetensors: {error}"
+        ) from error
+    network = MRNetPlane()
+    expected = network.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise PackageError(
+            f"The {plane} weights file {path} does not fit the network: "
+            f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}."
+        )
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise PackageError(
+                f"The {plane} weights file {path} has {name} of shape {tuple(tensor.shape)}, "
+                f"expected {tuple(expected[name].shape)}."
+            )
+    network.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()})
+    return network.to(device).eval()
+
+
+def load_package(
+    store: Path, task: str, version: str | None = None, device: str | torch.device = "cpu"
+) -> ModelPackage:
+    """Verify a package and build its plane networks on `device` (float32, eval mode)."""
+    folder = resolve_package(store, task, version)
+    manifest, digest = verify_package(folder)
+    target = torch.device(device)
+    planes = {
+        plane: _load_plane(folder / manifest.weights.planes[plane].file, plane, target)
+        for plane in PLANES
+    }
+    return ModelPackage(manifest, folder, digest, planes, target)

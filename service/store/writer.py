@@ -1,0 +1,109 @@
+"""Write model packages: the one way training and import produce them.
+
+A package is written into a hidden folder beside its final place and renamed
+into place at the end, so an interrupted write never leaves a broken version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import torch
+from safetensors.torch import save_file
+
+from service.datasets.layout import PLANES, Plane
+from service.errors import PackageError
+from service.model.network import MRNetPlane
+from service.store.files import sha256_file
+from service.store.loader import list_versions
+from service.store.manifest import (
+    ARCHITECTURE,
+    MANIFEST_NAME,
+    SCHEMA_VERSION,
+    Manifest,
+    PackageDraft,
+    Weights,
+    WeightsFile,
+    is_version,
+)
+
+WeightsDtype = Literal["float16", "float32"]
+_TORCH_DTYPES = {"float16": torch.float16, "float32": torch.float32}
+
+
+def next_version(store: Path, task: str) -> str:
+    """One more than the newest whole-number version, "1" for a new task."""
+    whole = [int(v.split(".")[0]) for v in list_versions(store, task)]
+    return str(max(whole, default=0) + 1)
+
+
+def _check_state_dict(plane: Plane, state: Mapping[str, torch.Tensor]) -> None:
+    expected = MRNetPlane().state_dict()
+    if set(state) != set(expected):
+        raise PackageError(
+            f"The {plane} state dict has keys {sorted(state)}, expected {sorted(expected)}."
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise PackageError(f"The {plane} tensor {name} has shape {tuple(tensor.shape)}.")
+
+
+def _write_weights(
+    folder: Path, states: Mapping[Plane, Mapping[str, torch.Tensor]], dtype: WeightsDtype
+) -> Weights:
+    files: dict[Plane, WeightsFile] = {}
+    for plane in PLANES:
+        _check_state_dict(plane, states[plane])
+        tensors = {
+            name: tensor.detach().to("cpu", _TORCH_DTYPES[dtype]).contiguous()
+            for name, tensor in states[plane].items()
+        }
+        path = folder / f"{plane}.safetensors"
+        save_file(tensors, str(path), metadata={"plane": plane, "architecture": ARCHITECTURE})
+        files[plane] = WeightsFile(file=path.name, sha256=sha256_file(path))
+    return Weights(dtype=dtype, planes=files)
+
+
+def write_package(
+    store: Path,
+    draft: PackageDraft,
+    states: Mapping[Plane, Mapping[str, torch.Tensor]],
+    *,
+    dtype: WeightsDtype = "float16",
+    version: str | None = None,
+) -> Path:
+    """Write a new version of `draft.task` and return its folder."""
+    if version is not None and not is_version(version):
+        raise PackageError(f"{version!r} is not a package version (digits, dot separated).")
+    task_folder = store / draft.task
+    task_folder.mkdir(parents=True, exist_ok=True)
+    version = version or next_version(store, draft.task)
+    final = task_folder / version
+    if final.exists():
+        raise PackageError(f"The package {final} already exists; versions are never overwritten.")
+    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=task_folder))
+    try:
+        weights = _write_weights(staging, states, dtype)
+        manifest = Manifest(
+            **draft.model_dump(),
+            schema_version=SCHEMA_VERSION,
+            version=version,
+            architecture=ARCHITECTURE,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            weights=weights,
+        )
+        text = json.dumps(manifest.model_dump(mode="json"), indent=2) + "\n"
+        (staging / MANIFEST_NAME).write_text(text)
+        staging.chmod(0o755)
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
