@@ -7,12 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from service.store.writer import write_package
 
 from factories import draft, random_states
 
 PackageFactory = Callable[..., Path]
+
+# Test tensors are tiny: one thread avoids OpenMP stalls on a shared, busy machine.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

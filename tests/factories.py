@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
 import torch
 
-from service.datasets.layout import PLANES, Plane
+from service.datasets.layout import PLANES, Plane, write_labels
 from service.model.fusion import Fusion
 from service.model.network import MRNetPlane
+from service.model.preprocess import InputSpec
 from service.store.manifest import PackageDraft, Threshold, Training
 
 
@@ -16,11 +21,48 @@ def random_states(seed: int) -> dict[Plane, dict[str, torch.Tensor]]:
     return {plane: MRNetPlane().state_dict() for plane in PLANES}
 
 
-def draft(task: str = "acl") -> PackageDraft:
+def draft(task: str = "acl", size: int = 64) -> PackageDraft:
+    """A manifest draft for test packages; 64x64 input keeps the tests fast."""
     return PackageDraft(
         task=task,
+        input=InputSpec(size=size),
         fusion=Fusion(coefficients={"axial": 0.5, "coronal": 0.8, "sagittal": 1.2}, intercept=-0.3),
         threshold=Threshold(value=0.5, method="fixed for tests"),
         training=Training(source="test", command="pytest"),
         intended_use="Random weights for tests; not a model.",
     )
+
+
+def write_tiny_dataset(
+    root: Path, n_train: int = 8, n_valid: int = 6, size: int = 64, seed: int = 0
+) -> Path:
+    """A small MRNet-layout data set: noise volumes, positives with a bright block.
+
+    Every case gets a ground-truth entry: the "ACL" cuts slices 2..5 of every
+    plane and a positive's block sits in slices 3..4.
+    """
+    rng = np.random.default_rng(seed)
+    ids = {"train": range(n_train), "valid": range(n_train, n_train + n_valid)}
+    for split, numbers in ids.items():
+        labels, cases = {}, {}
+        for number in numbers:
+            case_id = f"{number:04d}"
+            label = int(number % 3 == 0)
+            labels[case_id] = label
+            planes = {}
+            for plane in PLANES:
+                slices = int(rng.integers(7, 10))
+                volume = rng.integers(0, 120, (slices, size, size), dtype=np.uint8)
+                if label:
+                    volume[3:5, size // 4 : size // 2, size // 4 : size // 2] = 250
+                folder = root / split / plane
+                folder.mkdir(parents=True, exist_ok=True)
+                np.save(folder / f"{case_id}.npy", volume)
+                tear = [3, 4] if label else []
+                planes[plane] = {"num_slices": slices, "acl_slices": [2, 5], "tear_slices": tear}
+            cases[case_id] = {"labels": {"acl": label}, "findings": [], "planes": planes}
+        for task in ("abnormal", "acl", "meniscus"):
+            write_labels(root / f"{split}-{task}.csv", labels)
+        meta = {"generator": "tests", "split": split, "cases": cases}
+        (root / f"{split}-meta.json").write_text(json.dumps(meta))
+    return root

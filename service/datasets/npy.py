@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +36,10 @@ class NpyHeader:
     dtype: np.dtype[np.generic]
     fortran_order: bool
     data_offset: int
+
+    @property
+    def order(self) -> Literal["C", "F"]:
+        return "F" if self.fortran_order else "C"
 
     @property
     def nbytes(self) -> int:
@@ -86,8 +90,7 @@ def check_shape(shape: tuple[int, ...], limits: VolumeLimits) -> None:
 
 def _array(header: NpyHeader, data: bytes | bytearray | memoryview) -> npt.NDArray[np.generic]:
     flat = np.frombuffer(data, dtype=header.dtype, count=header.nbytes // header.dtype.itemsize)
-    order = "F" if header.fortran_order else "C"
-    return flat.reshape(header.shape, order=order)
+    return flat.reshape(header.shape, order=header.order)
 
 
 def _finite(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
@@ -133,9 +136,8 @@ def load_volume(path: Path, limits: VolumeLimits) -> npt.NDArray[np.generic]:
 def map_volume(path: Path, limits: VolumeLimits) -> npt.NDArray[np.generic]:
     """A read-only memory map of a volume file: one slice reads one slice from disk."""
     header = read_volume_header(path, limits)
-    order = "F" if header.fortran_order else "C"
     mapped: npt.NDArray[np.generic] = np.memmap(
         path, dtype=header.dtype, mode="r", offset=header.data_offset,
-        shape=header.shape, order=order,
+        shape=header.shape, order=header.order,
     )  # fmt: skip
     return mapped

@@ -1,16 +1,14 @@
-"""The `mrnet` command line: one subcommand per job, each a thin adapter."""
+"""`mrnet synth`: a synthetic knee MRI data set in the MRNet-v1.0 layout."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-Handler = Callable[[argparse.Namespace], int]
+from service.cli.types import Subcommands
 
 
-def _synth(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from service.synth.generate import generate_dataset
 
     summary = generate_dataset(
@@ -25,7 +23,7 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_synth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: Subcommands) -> None:
     parser = commands.add_parser(
         "synth", help="write a synthetic knee MRI data set in the MRNet-v1.0 layout"
     )
@@ -34,23 +32,4 @@ def _add_synth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--valid", type=int, default=40, help="valid cases (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
-    parser.set_defaults(handler=_synth)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mrnet", description="MRNet knee MRI triage service and tools."
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_synth(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    handler: Handler = args.handler
-    try:
-        return handler(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    parser.set_defaults(handler=run)

@@ -1,0 +1,105 @@
+"""Read one split of an MRNet-layout data set for training and evaluation.
+
+Labels come from the split's CSV for the task; volumes are read through the
+checked `.npy` reader; the synthetic generator's `<split>-meta.json`, when
+present, adds slice-level ground truth (where the ACL is, where it is torn).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from service.datasets.layout import (
+    SPLITS,
+    Plane,
+    labels_path,
+    meta_path,
+    read_labels,
+    volume_path,
+)
+from service.datasets.npy import VolumeLimits, load_volume
+from service.errors import DatasetError
+
+
+class PlaneTruth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    num_slices: int
+    acl_slices: list[int] = Field(default_factory=list, max_length=2)
+    tear_slices: list[int] = Field(default_factory=list)
+
+    def in_acl(self, index: int) -> bool:
+        return len(self.acl_slices) == 2 and self.acl_slices[0] <= index <= self.acl_slices[1]
+
+
+class CaseTruth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    labels: dict[str, int] = Field(default_factory=dict)
+    findings: list[str] = Field(default_factory=list)
+    planes: dict[Plane, PlaneTruth] = Field(default_factory=dict)
+
+
+class SplitTruth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    cases: dict[str, CaseTruth]
+
+
+def read_truth(root: Path, split: str) -> SplitTruth | None:
+    """The split's slice-level ground truth, or None where the data set has none."""
+    path = meta_path(root, split)
+    if not path.is_file():
+        return None
+    try:
+        return SplitTruth.model_validate(json.loads(path.read_text()))
+    except (ValueError, ValidationError) as error:
+        raise DatasetError(f"The ground truth file {path} is not valid: {error}") from error
+
+
+class SplitReader:
+    """The labelled cases of one split for one task, and their volumes."""
+
+    def __init__(
+        self, root: Path, split: str, task: str, limits: VolumeLimits | None = None
+    ) -> None:
+        if split not in SPLITS:
+            raise DatasetError(f"{split!r} is not a split; MRNet has {', '.join(SPLITS)}.")
+        path = labels_path(root, split, task)
+        if not path.is_file():
+            raise DatasetError(f"The label file {path} for task {task!r} does not exist.")
+        try:
+            self.labels = read_labels(path)
+        except ValueError as error:
+            raise DatasetError(str(error)) from error
+        if not self.labels:
+            raise DatasetError(f"The label file {path} lists no cases.")
+        self.root, self.split, self.task = root, split, task
+        self.limits = limits or VolumeLimits()
+        self.case_ids = sorted(self.labels)
+        self.truth = read_truth(root, split)
+
+    def __len__(self) -> int:
+        return len(self.case_ids)
+
+    def label_array(self) -> npt.NDArray[np.int64]:
+        return np.array([self.labels[c] for c in self.case_ids], dtype=np.int64)
+
+    def volume(self, case_id: str, plane: Plane) -> npt.NDArray[np.generic]:
+        path = volume_path(self.root, self.split, plane, case_id)
+        if not path.is_file():
+            raise DatasetError(f"The {plane} volume of case {case_id} ({path}) does not exist.")
+        try:
+            return load_volume(path, self.limits)
+        except ValueError as error:
+            raise DatasetError(f"The {plane} volume {path} {error}.") from error
+
+    def plane_truth(self, case_id: str, plane: Plane) -> PlaneTruth | None:
+        if self.truth is None or case_id not in self.truth.cases:
+            return None
+        return self.truth.cases[case_id].planes.get(plane)

@@ -1,0 +1,107 @@
+"""Turn three trained planes into a package: fusion, threshold, metrics, manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from service.datasets.layout import PLANES, Plane
+from service.datasets.reader import SplitReader
+from service.evaluation.metrics import choose_threshold
+from service.evaluation.report import Scorer, evaluate
+from service.model.fusion import Fusion
+from service.model.network import MRNetPlane
+from service.store.manifest import Metrics, PackageDraft, Threshold, Training
+from service.store.writer import write_package
+from service.training.trainer import PlaneRun, TrainConfig, plane_logit_matrix
+
+DEMO_USE = (
+    "For demonstration and software testing only. Trained on synthetic knee phantoms, "
+    "not on patient data; not for clinical use."
+)
+REAL_USE = "Research use only. Validate on your own data before any use; not a medical device."
+
+
+def fit_fusion(runs: dict[Plane, PlaneRun], labels: np.ndarray[Any, Any]) -> Fusion:
+    """Logistic regression of the label on the three plane logits of the training set."""
+    model = LogisticRegression(C=1.0, max_iter=1000)
+    model.fit(plane_logit_matrix(runs, "train"), labels)
+    coefficients = dict(zip(PLANES, (float(c) for c in model.coef_[0]), strict=True))
+    return Fusion(coefficients=coefficients, intercept=float(model.intercept_[0]))
+
+
+@dataclass
+class Assembled:
+    path: Path
+    report: dict[str, Any]
+
+
+def _networks(runs: dict[Plane, PlaneRun], device: torch.device) -> dict[Plane, MRNetPlane]:
+    networks = {}
+    for plane in PLANES:
+        net = MRNetPlane()
+        net.load_state_dict(runs[plane].state)
+        networks[plane] = net.to(device).eval()
+    return networks
+
+
+def _training_record(config: TrainConfig, runs: dict[Plane, PlaneRun], command: str) -> Training:
+    pretrained = any(runs[p].summary.get("pretrained_on_slices") for p in PLANES)
+    stages = ["pretrain-slices"] if pretrained else []
+    stages += ["fit-head", "finetune-mrnet", "fit-fusion", "choose-threshold"]
+    return Training(
+        source="trained",
+        command=command,
+        data=str(config.data),
+        seed=config.seed,
+        epochs=config.epochs,
+        stages=stages,
+        pretrain_epochs=config.pretrain_epochs,
+        planes={
+            p: {k: runs[p].summary[k] for k in ("best_epoch", "valid_auc", "history")}
+            for p in PLANES
+        },
+    )
+
+
+def assemble(
+    config: TrainConfig, runs: dict[Plane, PlaneRun], command: str, device: torch.device
+) -> Assembled:
+    train_labels = SplitReader(config.data, "train", config.task).label_array()
+    valid = SplitReader(config.data, "valid", config.task)
+    fusion = fit_fusion(runs, train_labels)
+    valid_probs = np.array(
+        [
+            fusion.probability(dict(zip(PLANES, row, strict=True)))
+            for row in plane_logit_matrix(runs, "valid")
+        ]
+    )
+    point = choose_threshold(valid.label_array(), valid_probs, config.min_sensitivity)
+    threshold = Threshold(
+        value=point.threshold,
+        split="valid",
+        sensitivity=point.sensitivity,
+        specificity=point.specificity,
+        method=f"highest specificity at sensitivity >= {config.min_sensitivity:.2f} on valid",
+    )
+    scorer = Scorer(_networks(runs, device), config.spec, fusion, threshold.value)
+    report = evaluate(scorer, valid, config.progress, config.bootstrap_rounds)
+    synthetic = valid.truth is not None
+    draft = PackageDraft(
+        task=config.task,
+        input=config.spec,
+        fusion=fusion,
+        threshold=threshold,
+        metrics=Metrics.model_validate(report),
+        training=_training_record(config, runs, command),
+        intended_use=DEMO_USE if synthetic else REAL_USE,
+    )
+    path = write_package(config.out, draft, {p: runs[p].state for p in PLANES})
+    (config.work_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+    return Assembled(path, report)

@@ -1,0 +1,45 @@
+"""The whole `mrnet train` run: planes (trained or resumed), then the package."""
+
+from __future__ import annotations
+
+import sys
+
+from service.datasets.layout import PLANES, Plane
+from service.devices import resolve_device
+from service.training.assemble import Assembled, assemble
+from service.training.trainer import (
+    PlaneRun,
+    TrainConfig,
+    load_plane_run,
+    save_plane_run,
+    train_plane,
+)
+
+
+def run_training(config: TrainConfig, command: str) -> Assembled | None:
+    """Train the asked planes, reuse finished ones, and write a package once all three exist."""
+    device = resolve_device(config.device)
+    runs: dict[Plane, PlaneRun] = {}
+    for plane in PLANES:
+        reuse = config.resume or plane not in config.planes
+        finished = load_plane_run(config.work_dir, plane, config) if reuse else None
+        if finished is not None:
+            print(f"{plane}: reusing the finished plane in {config.work_dir}", file=sys.stderr)
+            runs[plane] = finished
+        elif plane in config.planes:
+            runs[plane] = train_plane(config, plane, device)
+            save_plane_run(config.work_dir, runs[plane])
+            print(
+                f"{plane}: best epoch {runs[plane].summary['best_epoch']}, "
+                f"valid AUC {runs[plane].summary['valid_auc']}",
+                file=sys.stderr,
+            )
+    missing = [plane for plane in PLANES if plane not in runs]
+    if missing:
+        print(
+            f"Planes still to train before a package is written: {', '.join(missing)} "
+            f"(their results go to {config.work_dir}).",
+            file=sys.stderr,
+        )
+        return None
+    return assemble(config, runs, command, device)

@@ -1,0 +1,119 @@
+"""One real (tiny) training run shared by the tests: 64x64 slices, one epoch of each stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.cli import main
+from service.datasets.reader import SplitReader
+from service.model.preprocess import InputSpec
+from service.store.loader import list_versions, load_package
+from service.training.data import load_plane_data, slice_labels
+from service.training.run import run_training
+from service.training.trainer import TrainConfig
+
+from factories import write_tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainConfig, Path]:
+    root = tmp_path_factory.mktemp("train")
+    config = TrainConfig(
+        data=write_tiny_dataset(root / "data", 6, 4),
+        out=root / "store",
+        epochs=1,
+        pretrain_epochs=1,
+        device="cpu",
+        work_dir=root / "run",
+        progress=False,
+        bootstrap_rounds=50,
+        spec=InputSpec(size=64),
+    )
+    assembled = run_training(config, "mrnet train --test")
+    assert assembled is not None
+    return config, assembled.path
+
+
+def test_training_writes_a_loadable_verified_package(trained: tuple[TrainConfig, Path]) -> None:
+    config, path = trained
+    package = load_package(config.out, "acl")
+    assert package.path == path and path.name == "1"
+    manifest = package.manifest
+    assert manifest.training.source == "trained"
+    assert manifest.training.stages == [
+        "pretrain-slices",
+        "fit-head",
+        "finetune-mrnet",
+        "fit-fusion",
+        "choose-threshold",
+    ]
+    assert manifest.training.command == "mrnet train --test"
+    assert manifest.threshold.split == "valid"
+    assert 0.0 <= manifest.threshold.value <= 1.0
+    assert manifest.metrics.auc is not None and manifest.metrics.split == "valid"
+    assert set(manifest.metrics.planes) == {"axial", "coronal", "sagittal"}
+    assert "synthetic" in manifest.intended_use
+
+
+def test_resume_reuses_finished_planes(trained: tuple[TrainConfig, Path]) -> None:
+    config, _ = trained
+    first = json.loads((config.work_dir / "sagittal.json").read_text())
+    again = run_training(
+        TrainConfig(**{**config.__dict__, "resume": True, "planes": ("sagittal",)}), "again"
+    )
+    assert again is not None and again.path.name == "2"
+    assert json.loads((config.work_dir / "sagittal.json").read_text()) == first
+    assert list_versions(config.out, "acl") == ["1", "2"]
+
+
+def test_a_plane_subset_leaves_no_package_until_all_exist(tmp_path: Path) -> None:
+    config = TrainConfig(
+        data=write_tiny_dataset(tmp_path / "data", 4, 3),
+        out=tmp_path / "store",
+        epochs=0,
+        pretrain_epochs=0,
+        device="cpu",
+        work_dir=tmp_path / "run",
+        progress=False,
+        planes=("axial",),
+        bootstrap_rounds=0,
+        spec=InputSpec(size=64),
+    )
+    assert run_training(config, "subset") is None
+    assert (tmp_path / "run" / "axial.safetensors").is_file()
+    assert list_versions(tmp_path / "store", "acl") == []
+
+
+def test_slice_labels_from_ground_truth(tmp_path: Path) -> None:
+    reader = SplitReader(write_tiny_dataset(tmp_path, 6, 1), "train", "acl")
+    data = load_plane_data(reader, "sagittal", InputSpec(size=64), progress=False)
+    refs = slice_labels(data, np.random.default_rng(0))
+    positives = [r for r in refs if r.label == 1]
+    # cases 0000 and 0003 are positive with tears in slices 3 and 4
+    assert sorted((data.case_ids[r.case], r.index) for r in positives) == [
+        ("0000", 3),
+        ("0000", 4),
+        ("0003", 3),
+        ("0003", 4),
+    ]
+    hard = [r for r in refs if r.label == 0 and r.index in range(2, 6)]
+    assert len(hard) == 6 * 4 - 4
+    assert len(refs) == len(set(refs))
+
+
+def test_evaluate_command_writes_json(trained: tuple[TrainConfig, Path], tmp_path: Path) -> None:
+    config, _ = trained
+    out = tmp_path / "report.json"
+    store, data = str(config.out), str(config.data)
+    args = ["evaluate", "--data", data, "--store", store, "--version", "1", "--device", "cpu"]
+    code = main([*args, "--json", str(out), "--bootstrap-rounds", "50"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    for key in ("auc", "sensitivity", "specificity", "threshold", "attention_hit_rate"):
+        assert key in report
+    assert report["model"] == "acl/1"
+    assert set(report["planes"]["axial"]) >= {"auc", "attention_hit_rate"}
