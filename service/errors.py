@@ -29,3 +29,26 @@ class InvalidVolumeError(MRNetError):
 
 class DatasetError(MRNetError):
     """A data set is missing, malformed, or does not have what was asked for."""
+
+
+class UnknownTaskError(MRNetError):
+    """A prediction asked for a task that no served package covers."""
+
+    def __init__(self, task: str, served: list[str]) -> None:
+        super().__init__(
+            f"Task {task!r} is not served; the served tasks are {', '.join(served) or 'none'}."
+        )
+        self.task = task
+        self.served = served
+
+
+class QueueFullError(MRNetError):
+    """The inference queue holds as many slices as it may; try again shortly."""
+
+
+class DeadlineExceededError(MRNetError):
+    """A prediction did not finish before its deadline."""
+
+
+class NotReadyError(MRNetError):
+    """The models are not loaded (yet, or because a package failed to verify)."""

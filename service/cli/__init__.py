@@ -6,10 +6,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from service.cli import evaluate, synth, train
+from service.cli import evaluate, import_checkpoint, synth, train
+from service.errors import MRNetError
 
 Handler = Callable[[argparse.Namespace], int]
-SUBCOMMANDS = (synth, train, evaluate)
+SUBCOMMANDS = (synth, train, evaluate, import_checkpoint)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
+    except MRNetError as error:
+        print(f"mrnet {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -9,16 +9,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 
 from service.datasets.layout import PLANES, Plane
 from service.datasets.reader import SplitReader
 from service.evaluation.metrics import choose_threshold
 from service.evaluation.report import Scorer, evaluate
-from service.model.fusion import Fusion
 from service.model.network import MRNetPlane
 from service.store.manifest import Metrics, PackageDraft, Threshold, Training
 from service.store.writer import write_package
+from service.training.fusion import fit_logistic_fusion
 from service.training.trainer import PlaneRun, TrainConfig, plane_logit_matrix
 
 DEMO_USE = (
@@ -26,14 +25,6 @@ DEMO_USE = (
     "not on patient data; not for clinical use."
 )
 REAL_USE = "Research use only. Validate on your own data before any use; not a medical device."
-
-
-def fit_fusion(runs: dict[Plane, PlaneRun], labels: np.ndarray[Any, Any]) -> Fusion:
-    """Logistic regression of the label on the three plane logits of the training set."""
-    model = LogisticRegression(C=1.0, max_iter=1000)
-    model.fit(plane_logit_matrix(runs, "train"), labels)
-    coefficients = dict(zip(PLANES, (float(c) for c in model.coef_[0]), strict=True))
-    return Fusion(coefficients=coefficients, intercept=float(model.intercept_[0]))
 
 
 @dataclass
@@ -75,7 +66,7 @@ def assemble(
 ) -> Assembled:
     train_labels = SplitReader(config.data, "train", config.task).label_array()
     valid = SplitReader(config.data, "valid", config.task)
-    fusion = fit_fusion(runs, train_labels)
+    fusion = fit_logistic_fusion(plane_logit_matrix(runs, "train"), train_labels)
     valid_probs = np.array(
         [
             fusion.probability(dict(zip(PLANES, row, strict=True)))

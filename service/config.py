@@ -1,0 +1,66 @@
+"""The service's one `Settings`, read from `MRNET_*` environment variables.
+
+Defaults serve the demo model and demo data on one machine with no setup.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+StringList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MRNET_", extra="ignore")
+
+    model_store: Path = Field(Path("model_store"), description="model packages root")
+    tasks: StringList = Field(["acl"], description="tasks to serve (JSON list)")
+    pinned_versions: dict[str, str] = Field(
+        default_factory=dict, description='pin a version per task, e.g. {"acl": "1"}'
+    )
+    datasets: dict[str, Path] = Field(
+        default_factory=lambda: {"demo": Path("data/demo")},
+        description="data set name to MRNet-layout root (JSON object)",
+    )
+    device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="accepted keys (JSON list or comma separated)"
+    )
+    max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    max_slices: int = Field(128, ge=1, le=1024, description="slices per volume")
+    max_batch_slices: int = Field(256, ge=1, description="slices per plane in one batch")
+    max_queue_delay_ms: float = Field(5.0, ge=0, description="wait for more work to batch")
+    max_queue_slices: int = Field(2048, ge=1, description="slices waiting before 503")
+    request_timeout_s: float = Field(60.0, gt=0, description="deadline of a prediction")
+    cors_origins: StringList = Field(default_factory=list)
+    torch_threads: int | None = Field(None, ge=1, description="CPU threads (default: cores)")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("api_keys", "cors_origins", "tasks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+    @model_validator(mode="after")
+    def _batch_holds_a_volume(self) -> Settings:
+        if self.max_batch_slices < self.max_slices:
+            raise ValueError("max_batch_slices must be at least max_slices")
+        if self.max_queue_slices < 3 * self.max_slices:
+            raise ValueError("max_queue_slices must hold one exam: at least 3 * max_slices")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings; tests override the dependency, not the environment."""
+    return Settings()

@@ -1,0 +1,341 @@
+"""Import per-plane checkpoints of public MRNet code into a model package.
+
+Three state dict formats are known, told apart by their keys:
+
+- `nicholasbien` (the paper author's code): `model.features.*` and a
+  `classifier` Linear(256, 1); input centre-cropped to 224, min-max to 0..255,
+  then `(x - 58.09) / 49.73`.
+- `ahmedbesbes`: `pretrained_model.features.*` and a `classifer` (sic)
+  Linear(256, 2) of two sigmoid outputs, of which row 1 is the tear; raw 0..255
+  input, no crop, no normalisation.
+- `mrnet-service`: this service's own names (`features.*`, `classifier.*`) and
+  its own preprocessing.
+
+AlexNet's unused ImageNet head (`model.classifier.*`, `pretrained_model.classifier.*`)
+is dropped. Files are read with `torch.load(..., weights_only=True)` only, so
+nothing but tensors and plain containers is ever unpickled. A whole pickled
+model cannot be read that way: turn a model file you trust into a state dict
+first with `torch.save(torch.load('model.pth', weights_only=False).state_dict(), 'plane.pt')`,
+and run that only on files you trust.
+
+Without fusion coefficients or data to fit them on, the package fuses the
+planes by the mean of their logits (coefficients 1/3, intercept 0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+import torch
+from pydantic import ValidationError
+from torch import Tensor
+
+from service.datasets.layout import PLANES, Plane
+from service.errors import PackageError
+from service.model.fusion import Fusion
+from service.model.network import MRNetPlane
+from service.model.preprocess import MRNET_MEAN, MRNET_STD, InputSpec
+from service.store.manifest import (
+    Metrics,
+    PackageDraft,
+    Threshold,
+    Training,
+    is_task_name,
+    is_version,
+)
+from service.store.writer import WeightsDtype, write_package
+
+CONVERT_HINT: Final = (
+    "If it is a whole pickled model that you trust, save its state dict with "
+    "torch.save(torch.load('model.pth', weights_only=False).state_dict(), 'plane.pt') "
+    "and import that."
+)
+DEFAULT_FUSION: Final = Fusion(coefficients={plane: 1 / 3 for plane in PLANES}, intercept=0.0)
+DEFAULT_FUSION_METHOD: Final = (
+    "not fitted: the mean of the three plane logits (coefficients 1/3 each, intercept 0)"
+)
+
+
+@dataclass(frozen=True)
+class CheckpointFormat:
+    """Where a code base keeps the plane network's tensors, and its preprocessing."""
+
+    name: str
+    features: str  # key prefix of AlexNet's `features`
+    head: str  # key prefix of the Linear(256, outputs) head
+    outputs: int
+    tear_row: int  # the head's row that is the tear logit
+    dropped: tuple[str, ...]  # key prefixes of unused tensors
+    input: InputSpec
+
+    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every tensor the format must hold, by its key in the checkpoint."""
+        shapes = {self.features + k.removeprefix("features."): s for k, s in _features().items()}
+        shapes[self.head + "weight"] = (self.outputs, 256)
+        shapes[self.head + "bias"] = (self.outputs,)
+        return shapes
+
+    def convert(self, tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The plane state dict under this service's names, as float32 copies."""
+        state = {
+            "features." + k.removeprefix(self.features): tensors[k] for k in _source_keys(self)
+        }
+        row = slice(self.tear_row, self.tear_row + 1)
+        state["classifier.weight"] = tensors[self.head + "weight"][row]  # (1, 256)
+        state["classifier.bias"] = tensors[self.head + "bias"][row]  # (1,)
+        return {k: v.detach().to(torch.float32).clone() for k, v in state.items()}
+
+
+FORMATS: Final[dict[str, CheckpointFormat]] = {
+    fmt.name: fmt
+    for fmt in (
+        CheckpointFormat(
+            "nicholasbien", "model.features.", "classifier.", 1, 0, ("model.classifier.",),
+            InputSpec(size=256, crop=224, intensity="minmax", mean=MRNET_MEAN, std=MRNET_STD),
+        ),
+        CheckpointFormat(
+            "ahmedbesbes", "pretrained_model.features.", "classifer.", 2, 1,
+            ("pretrained_model.classifier.",),
+            InputSpec(size=256, crop=None, intensity="raw", mean=0.0, std=1.0),
+        ),
+        CheckpointFormat("mrnet-service", "features.", "classifier.", 1, 0, (), InputSpec()),
+    )
+}  # fmt: skip
+
+
+@cache
+def _features() -> dict[str, tuple[int, ...]]:
+    """Shapes of this service's `features.*` tensors."""
+    state = MRNetPlane().state_dict()
+    return {k: tuple(v.shape) for k, v in state.items() if k.startswith("features.")}
+
+
+def _source_keys(fmt: CheckpointFormat) -> list[str]:
+    return [fmt.features + k.removeprefix("features.") for k in _features()]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One plane's checkpoint file as read: its path, sha256 and tensors."""
+
+    plane: Plane
+    path: Path
+    sha256: str
+    tensors: dict[str, Tensor]
+
+    def refuse(self, problem: str) -> PackageError:
+        return PackageError(f"The {self.plane} checkpoint {self.path} {problem}")
+
+
+def _load_failure(error: Exception) -> str:
+    """Why weights_only loading failed, as a phrase, without torch's allowlisting advice."""
+    text = str(error)
+    pickled = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if pickled:
+        return f"holds a pickled {pickled.group(1)}, not only tensors"
+    reason = text.split("WeightsUnpickler error:")[-1].strip().split("\n")[0].strip()
+    return f"is not a readable PyTorch state dict ({reason or type(error).__name__})"
+
+
+def read_checkpoint(path: Path, plane: Plane) -> Checkpoint:
+    """Read a flat state dict of tensors with weights_only loading; nothing else passes."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise PackageError(
+            f"Cannot read the {plane} checkpoint {path}: {error.strerror}."
+        ) from error
+    try:  # from the bytes that were hashed, so the recorded sha256 is what was read
+        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:  # whatever the cause, the file is not a plain state dict
+        raise PackageError(
+            f"The {plane} checkpoint {path} cannot be loaded with weights_only=True: "
+            f"it {_load_failure(error)}. {CONVERT_HINT}"
+        ) from error
+    checkpoint = Checkpoint(plane, path, hashlib.sha256(data).hexdigest(), {})
+    if not isinstance(loaded, Mapping):
+        raise checkpoint.refuse(f"holds a {type(loaded).__name__}, not a state dict of tensors.")
+    for key, value in loaded.items():
+        if not isinstance(key, str) or not isinstance(value, Tensor):
+            raise checkpoint.refuse(
+                f"is not a flat state dict of tensors: its entry {key!r} holds a "
+                f"{type(value).__name__}. Save the network's state_dict() alone and import that."
+            )
+        checkpoint.tensors[key] = value
+    return checkpoint
+
+
+def detect_format(checkpoint: Checkpoint) -> CheckpointFormat:
+    """The one known format whose first convolution's key the checkpoint has."""
+    fits = [fmt for fmt in FORMATS.values() if fmt.features + "0.weight" in checkpoint.tensors]
+    if len(fits) == 1:
+        return fits[0]
+    known = "; ".join(f"{f.name} ({f.features}*, {f.head}*)" for f in FORMATS.values())
+    first = sorted(checkpoint.tensors)[:6]
+    what = "fits more than one" if fits else "fits none"
+    raise checkpoint.refuse(f"{what} of the known formats: {known}. Its first keys are {first}.")
+
+
+def _check_tensor(
+    checkpoint: Checkpoint, fmt: CheckpointFormat, key: str, shape: tuple[int, ...]
+) -> None:
+    tensor = checkpoint.tensors[key]
+    if tuple(tensor.shape) != shape:
+        raise checkpoint.refuse(
+            f"has {key} of shape {tuple(tensor.shape)}; the {fmt.name} format expects {shape}."
+        )
+    if not tensor.is_floating_point():
+        raise checkpoint.refuse(f"has {key} of dtype {tensor.dtype}; weights are floating point.")
+    if not torch.isfinite(tensor).all():
+        raise checkpoint.refuse(f"has NaN or infinite values in {key}.")
+
+
+def convert_checkpoint(checkpoint: Checkpoint, fmt: CheckpointFormat) -> dict[str, Tensor]:
+    """Check keys, shapes and values against the format, then rename and slice."""
+    expected = fmt.expected_shapes()
+    kept = {k for k in checkpoint.tensors if not (fmt.dropped and k.startswith(fmt.dropped))}
+    missing, unexpected = sorted(expected.keys() - kept), sorted(kept - expected.keys())
+    if missing or unexpected:
+        others = [f.name for f in FORMATS.values() if f != fmt and f.features + "0.weight" in kept]
+        raise checkpoint.refuse(
+            f"does not fit the {fmt.name} format: missing {missing or 'nothing'}, "
+            f"unexpected {unexpected or 'nothing'}."
+            + (f" Its keys look like the {others[0]} format." if others else "")
+        )
+    for key, shape in expected.items():
+        _check_tensor(checkpoint, fmt, key, shape)
+    return fmt.convert(checkpoint.tensors)
+
+
+@dataclass(frozen=True)
+class ImportedWeights:
+    """The three planes' converted state dicts and where each came from."""
+
+    format: CheckpointFormat
+    states: dict[Plane, dict[str, Tensor]]
+    sources: dict[Plane, dict[str, str]]  # plane -> {"file": name, "sha256": hex}
+
+
+def read_checkpoints(paths: Mapping[Plane, Path], format_name: str = "auto") -> ImportedWeights:
+    """Read, check and convert the three planes' checkpoints; all must share one format."""
+    if format_name != "auto" and format_name not in FORMATS:
+        known = ", ".join(FORMATS)
+        raise PackageError(f"{format_name!r} is not a checkpoint format; use auto or {known}.")
+    formats: dict[Plane, CheckpointFormat] = {}
+    states: dict[Plane, dict[str, Tensor]] = {}
+    sources: dict[Plane, dict[str, str]] = {}
+    for plane in PLANES:
+        checkpoint = read_checkpoint(paths[plane], plane)
+        fmt = detect_format(checkpoint) if format_name == "auto" else FORMATS[format_name]
+        if formats and fmt != formats["axial"]:
+            raise checkpoint.refuse(
+                f"is in the {fmt.name} format, but the axial one is {formats['axial'].name}; "
+                "all three planes must come from one code base."
+            )
+        formats[plane], states[plane] = fmt, convert_checkpoint(checkpoint, fmt)
+        sources[plane] = {"file": checkpoint.path.name, "sha256": checkpoint.sha256}
+    return ImportedWeights(formats["axial"], states, sources)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Everything `import_checkpoints` needs besides the files; `command` is recorded."""
+
+    command: str
+    task: str = "acl"
+    format: str = "auto"
+    dtype: WeightsDtype = "float16"
+    version: str | None = None
+    fusion: Fusion | None = None  # explicit coefficients, or
+    fusion_data: Path | None = None  # an MRNet-layout data set to fit them on, or neither
+    threshold: float = 0.5
+    intended_use: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    path: Path
+    format: str
+    fusion_method: str
+    options: ImportOptions
+
+    def describe(self) -> str:
+        o = self.options
+        return (
+            f"Imported {self.format} checkpoints as {o.task} version {self.path.name} "
+            f"({o.dtype} weights); fusion {self.fusion_method}; threshold {o.threshold:g}."
+        )
+
+
+def _check_options(store: Path, options: ImportOptions) -> None:
+    """Refuse bad options before any checkpoint is read or any volume scored."""
+    if not is_task_name(options.task):
+        raise PackageError(f"{options.task!r} is not a task name (lower case letters, digits).")
+    if not 0.0 <= options.threshold <= 1.0:
+        raise PackageError(f"The threshold {options.threshold} is not between 0 and 1.")
+    if options.version is not None and not is_version(options.version):
+        raise PackageError(f"{options.version!r} is not a package version (digits, dot separated).")
+    if options.version is not None and (store / options.task / options.version).exists():
+        raise PackageError(f"The package {store / options.task / options.version} already exists.")
+    if options.fusion is not None and options.fusion_data is not None:
+        raise PackageError("Give fusion coefficients or data to fit them on, not both.")
+
+
+def _fusion(
+    weights: ImportedWeights, options: ImportOptions, progress: bool
+) -> tuple[Fusion, Metrics, str]:
+    if options.fusion is not None:
+        return options.fusion, Metrics(), "given at import"
+    if options.fusion_data is None:
+        return DEFAULT_FUSION, Metrics(), DEFAULT_FUSION_METHOD
+    root = options.fusion_data
+    from service.store.import_fusion import fit_fusion
+
+    fusion, metrics = fit_fusion(weights, root, options.task, options.dtype, progress=progress)
+    return fusion, metrics, f"fitted by logistic regression on the train split of {root}"
+
+
+def _draft(
+    weights: ImportedWeights, options: ImportOptions, fusion: Fusion, metrics: Metrics, method: str
+) -> PackageDraft:
+    name = weights.format.name
+    training = Training(
+        source="imported",
+        command=options.command,
+        stages=[f"import:{name}"],
+        format=name,
+        checkpoints=weights.sources,
+        fusion=method,
+    )
+    return PackageDraft(
+        task=options.task,
+        input=weights.format.input,
+        fusion=fusion,
+        threshold=Threshold(value=options.threshold, method="given at import"),
+        metrics=metrics,
+        training=training,
+        intended_use=options.intended_use
+        or f"Imported from {name} checkpoints; verify on your own validation data before any use.",
+    )
+
+
+def import_checkpoints(
+    store: Path, paths: Mapping[Plane, Path], options: ImportOptions, *, progress: bool = False
+) -> ImportResult:
+    """Convert three plane checkpoints into a new package version in `store`."""
+    _check_options(store, options)
+    weights = read_checkpoints(paths, options.format)
+    fusion, metrics, method = _fusion(weights, options, progress)
+    try:
+        draft = _draft(weights, options, fusion, metrics, method)
+    except ValidationError as error:
+        raise PackageError(f"The imported package would not be valid: {error}") from error
+    path = write_package(store, draft, weights.states, dtype=options.dtype, version=options.version)
+    return ImportResult(path, weights.format.name, method, options)
