@@ -71,6 +71,13 @@ def predict_exam(
             package.planes[plane], package.manifest.input, volumes[plane], plane
         )
         warnings.extend(notes)
+    return fuse(package, planes, warnings)
+
+
+def fuse(
+    package: ModelPackage, planes: dict[Plane, PlanePrediction], warnings: list[str]
+) -> ExamPrediction:
+    """The exam's probability from its plane logits, and the decision at the threshold."""
     probability = package.manifest.fusion.probability({p: planes[p].logit for p in PLANES})
     threshold = package.manifest.threshold.value
     return ExamPrediction(probability, probability >= threshold, threshold, planes, warnings)

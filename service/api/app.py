@@ -1,0 +1,109 @@
+"""The app factory: middleware, error handlers, routes, and the lifespan that loads models.
+
+Loading runs in the background so the process answers /health/live at once and
+/health/ready says 503 until every package is verified, on its device and warm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import service
+from service.api import problems
+from service.api.metrics import ServiceMetrics
+from service.api.middleware import RequestContextMiddleware
+from service.api.routes import health, metrics, models, predictions
+from service.api.state import ServiceState
+from service.config import Settings, get_settings
+from service.datasets.npy import VolumeLimits
+from service.errors import MRNetError
+from service.inference.engine import EngineConfig
+from service.inference.runtime import RuntimeConfig, start_runtime
+
+logger = logging.getLogger("mrnet.app")
+
+
+def runtime_config(settings: Settings) -> RuntimeConfig:
+    return RuntimeConfig(
+        model_store=settings.model_store,
+        tasks=tuple(settings.tasks),
+        pinned_versions=settings.pinned_versions,
+        device=settings.device,
+        torch_threads=settings.torch_threads,
+        limits=VolumeLimits(max_slices=settings.max_slices),
+        engine=EngineConfig(
+            max_batch_slices=settings.max_batch_slices,
+            max_queue_delay_ms=settings.max_queue_delay_ms,
+            max_queue_slices=settings.max_queue_slices,
+        ),
+        request_timeout_s=settings.request_timeout_s,
+    )
+
+
+async def _load(state: ServiceState) -> None:
+    config = runtime_config(state.settings)
+    try:
+        runtime = await asyncio.to_thread(start_runtime, config, state.metrics.observe_batch)
+    except (MRNetError, OSError) as error:
+        state.failure = str(error)
+        logger.error("models not loaded, the service stays unready: %s", error)
+    else:
+        state.runtime = runtime
+        state.metrics.ready.set(1)
+        for info in runtime.describe():
+            state.metrics.model_info.labels(
+                info["task"], info["version"], info["device"], info["precision"], info["sha256"]
+            ).set(1)
+        logger.info(
+            "ready: %s", ", ".join(f"{i['task']}/{i['version']}" for i in runtime.describe())
+        )
+    finally:
+        state.loading = False
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServiceState = app.state.service
+    if not state.settings.api_keys:
+        logger.warning("MRNET_API_KEYS is not set: the API is open to anyone who can reach it")
+    loading = asyncio.create_task(_load(state))
+    yield
+    if not loading.done():
+        loading.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await loading
+    if state.runtime is not None:
+        await asyncio.to_thread(state.runtime.stop)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="MRNet triage service",
+        version=service.__version__,
+        summary="Knee MRI ACL-tear triage scores with exact per-slice attention (MRNet).",
+        lifespan=lifespan,
+    )
+    state = ServiceState(settings=settings, metrics=ServiceMetrics())
+    app.state.service = state
+    problems.install(app)
+    for router in (health.router, metrics.router, models.router, predictions.router):
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes, metrics=state.metrics
+    )
+    return app

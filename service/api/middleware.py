@@ -1,0 +1,106 @@
+"""Pure ASGI middleware: request ids, the upload cap, the access log and request metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.api.metrics import ServiceMetrics
+from service.api.problems import ProblemError, problem_response
+
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+access_log = logging.getLogger("mrnet.access")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _too_large(limit: int) -> ProblemError:
+    return ProblemError(
+        413,
+        "content-too-large",
+        "Content too large",
+        f"The request body is over the upload cap of {limit} bytes.",
+    )
+
+
+class RequestContextMiddleware:
+    """Every response gets X-Request-ID; bodies are counted against the cap as they stream."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: ServiceMetrics) -> None:
+        self.app, self.limit, self.metrics = app, max_body_bytes, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client_id = _header(scope, b"x-request-id")
+        request_id = client_id if client_id and _CLIENT_ID.match(client_id) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        record: dict[str, Any] = {"status": 500, "request_bytes": 0, "response_bytes": 0}
+        started = time.perf_counter()
+        try:
+            await self._handle(scope, receive, self._send_wrapper(send, request_id, record), record)
+        finally:
+            self._log(scope, record, request_id, time.perf_counter() - started)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, record: dict[str, Any]
+    ) -> None:
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await problem_response(None, _too_large(self.limit))(scope, receive, send)
+            return
+
+        async def counted() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                record["request_bytes"] += len(message.get("body", b""))
+                if record["request_bytes"] > self.limit:
+                    raise _too_large(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+    @staticmethod
+    def _send_wrapper(send: Send, request_id: str, record: dict[str, Any]) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record["status"] = message["status"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
+                ]
+                message = {**message, "headers": [*headers, (b"x-request-id", request_id.encode())]}
+            elif message["type"] == "http.response.body":
+                record["response_bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        return wrapped
+
+    def _log(self, scope: Scope, record: dict[str, Any], request_id: str, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        self.metrics.requests.labels(route, scope["method"], str(record["status"])).inc()
+        self.metrics.request_seconds.labels(route).observe(seconds)
+        timings = scope.get("state", {}).get("timing_ms")
+        line = {
+            "event": "request",
+            "request_id": request_id,
+            "method": scope["method"],
+            "route": route,
+            "status": record["status"],
+            "request_bytes": record["request_bytes"],
+            "response_bytes": record["response_bytes"],
+            "duration_ms": round(seconds * 1000, 2),
+        }
+        if timings:
+            line["timing_ms"] = timings
+        access_log.info("request", extra={"fields": line})

@@ -1,0 +1,194 @@
+"""RFC 9457 problem details: the one place domain errors become HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.errors import (
+    DatasetError,
+    DeadlineExceededError,
+    InvalidVolumeError,
+    MRNetError,
+    NotReadyError,
+    PackageError,
+    QueueFullError,
+    UnknownTaskError,
+)
+
+PROBLEM_TYPE_BASE = "https://mrnet.example/problems/"
+MEDIA_TYPE = "application/problem+json"
+logger = logging.getLogger("mrnet.api")
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """The body of every error response."""
+
+    type: str = Field(examples=[PROBLEM_TYPE_BASE + "invalid-volume"])
+    title: str = Field(examples=["Invalid volume"])
+    status: int = Field(examples=[422])
+    detail: str = Field(examples=["The axial volume has shape (2, 256); a volume is 3-D."])
+    instance: str | None = Field(None, description="the request path")
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ProblemError(Exception):
+    """Raise from routes and middleware to answer with a problem."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.errors, self.headers = errors, headers or {}
+
+
+def problem_response(request: Request | None, error: ProblemError) -> JSONResponse:
+    body = Problem(
+        type=PROBLEM_TYPE_BASE + error.slug,
+        title=error.title,
+        status=error.status,
+        detail=error.detail,
+        instance=request.url.path if request is not None else None,
+        request_id=request.scope.get("state", {}).get("request_id") if request else None,
+        errors=error.errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=error.status,
+        headers=error.headers,
+        media_type=MEDIA_TYPE,
+    )
+
+
+def from_domain(error: MRNetError) -> ProblemError:
+    """Map the domain's errors to statuses; the message is already a full sentence."""
+    detail = str(error)
+    if isinstance(error, InvalidVolumeError):
+        field = [FieldError(field=error.plane, message=detail)]
+        return ProblemError(422, "invalid-volume", "Invalid volume", detail, errors=field)
+    if isinstance(error, UnknownTaskError):
+        field = [FieldError(field="task", message=detail)]
+        return ProblemError(422, "unknown-task", "Unknown task", detail, errors=field)
+    if isinstance(error, QueueFullError):
+        return ProblemError(503, "queue-full", "Queue full", detail, headers={"Retry-After": "1"})
+    if isinstance(error, NotReadyError | PackageError):
+        return ProblemError(503, "not-ready", "Not ready", detail, headers={"Retry-After": "5"})
+    if isinstance(error, DeadlineExceededError):
+        return ProblemError(504, "deadline-exceeded", "Deadline exceeded", detail)
+    if isinstance(error, DatasetError):
+        return ProblemError(404, "not-found", "Not found", detail)
+    return ProblemError(500, "internal", "Internal error", "The server could not answer.")
+
+
+def _validation(request: Request, error: RequestValidationError) -> ProblemError:
+    errors = [
+        FieldError(field=".".join(str(p) for p in e["loc"] if p != "body"), message=e["msg"])
+        for e in error.errors()
+    ]
+    names = ", ".join(e.field for e in errors) or "the request"
+    return ProblemError(
+        422,
+        "invalid-request",
+        "Invalid request",
+        f"The request is not valid: check {names}.",
+        errors=errors,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem response."""
+
+    async def on_problem(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, ProblemError)
+        return problem_response(request, error)
+
+    async def on_domain(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, MRNetError)
+        return problem_response(request, from_domain(error))
+
+    async def on_validation(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        return problem_response(request, _validation(request, error))
+
+    async def on_http(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        title = _TITLES.get(error.status_code, "Error")
+        detail = error.detail if isinstance(error.detail, str) else title
+        headers = dict(error.headers or {})
+        slug = title.lower().replace(" ", "-")
+        return problem_response(
+            request,
+            ProblemError(error.status_code, slug, title, _sentence(detail), headers=headers),
+        )
+
+    async def on_crash(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(
+            request,
+            ProblemError(
+                500, "internal", "Internal error", "The server could not answer this request."
+            ),
+        )
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(MRNetError, on_domain)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_crash)
+
+
+_TITLES: dict[int, str] = {
+    400: "Bad request",
+    401: "Unauthorized",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+}
+
+
+def _sentence(text: str) -> str:
+    text = text.strip() or "The request failed."
+    return text if text.endswith(".") else text + "."
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the given error statuses."""
+    described = {
+        401: "Missing or wrong API key",
+        404: "Not found",
+        413: "Upload over the size cap",
+        415: "Not multipart/form-data",
+        422: "Invalid volume, missing plane or unknown task",
+        503: "Queue full or models not ready (see Retry-After)",
+        504: "Deadline passed",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": described.get(status, "Error"),
+            "content": {MEDIA_TYPE: {}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,67 @@
+"""POST /v1/predictions: an exam in, a triage score with exact per-slice attention out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from service.api.deps import ApiKey, RuntimeDep, StateDep
+from service.api.problems import responses
+from service.api.schemas import PredictionResponse, prediction_response
+from service.api.uploads import read_exam_form
+
+router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[ApiKey])
+
+_VOLUME = {
+    "type": "string",
+    "format": "binary",
+    "description": "a .npy array (slices, height, width), integer or float",
+}
+UPLOAD_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["axial", "coronal", "sagittal"],
+                    "properties": {
+                        "axial": _VOLUME,
+                        "coronal": _VOLUME,
+                        "sagittal": _VOLUME,
+                        "task": {"type": "string", "default": "acl"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/predictions",
+    response_model=PredictionResponse,
+    openapi_extra=UPLOAD_SCHEMA,
+    responses=responses(401, 413, 415, 422, 503, 504),
+    summary="Score one exam: three .npy volumes (axial, coronal, sagittal) as multipart",
+)
+async def create_prediction(
+    request: Request, state: StateDep, runtime: RuntimeDep
+) -> PredictionResponse:
+    started = time.perf_counter()
+    task, files = await read_exam_form(request)
+    package = runtime.package(task)
+    state.metrics.pending.inc()
+    try:
+        outcome = await runtime.predict(task, files)
+    finally:
+        state.metrics.pending.dec()
+    state.metrics.queue_seconds.observe(outcome.queue_ms / 1000)
+    total_ms = (time.perf_counter() - started) * 1000
+    request.scope["state"]["timing_ms"] = {
+        "queue": round(outcome.queue_ms, 2),
+        "inference": round(outcome.inference_ms, 2),
+    }
+    return prediction_response(outcome, package, request.scope["state"]["request_id"], total_ms)

@@ -1,0 +1,78 @@
+"""One packed batch: the slices of several exams through each plane's backbone once.
+
+On CUDA the forward runs under float16 autocast; on CPU in float32. Both use
+channels-last memory. Attribution is computed from float32 features on the CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from service.datasets.layout import PLANES, Plane
+from service.inference.predictor import ExamPrediction, PlanePrediction, fuse
+from service.model.attribution import attribute
+from service.model.fusion import sigmoid
+from service.model.network import MRNetPlane
+from service.store.loader import ModelPackage
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    exams: int
+    slices: dict[Plane, int]
+
+    @property
+    def total_slices(self) -> int:
+        return sum(self.slices.values())
+
+
+def for_device(package: ModelPackage) -> ModelPackage:
+    """Put the package's networks in the memory format the engine runs them in."""
+    for network in package.planes.values():
+        network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return package
+
+
+def plane_features(network: MRNetPlane, stack: Tensor, device: torch.device) -> Tensor:
+    """Per-slice features (N, 256), float32 on the CPU, for a packed stack (N, 1, h, w)."""
+    stack = stack.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+    with (
+        torch.inference_mode(),
+        torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"),
+    ):
+        return network.embed(stack).float().cpu()  # (N, 256)
+
+
+def _plane_predictions(
+    network: MRNetPlane, stacks: list[Tensor], device: torch.device
+) -> list[PlanePrediction]:
+    lengths = [int(stack.shape[0]) for stack in stacks]
+    features = plane_features(network, torch.cat(stacks), device)  # (sum(lengths), 256)
+    weight = network.classifier.weight.detach().float().cpu()
+    bias = network.classifier.bias.detach().float().cpu()
+    predictions = []
+    for part, length in zip(torch.split(features, lengths), lengths, strict=True):
+        result = attribute(part, weight, bias)
+        predictions.append(PlanePrediction(result.logit, sigmoid(result.logit), length, result))
+    return predictions
+
+
+def run_batch(
+    package: ModelPackage, exams: list[dict[Plane, Tensor]]
+) -> tuple[list[ExamPrediction], BatchStats]:
+    """Score several prepared exams of one package together."""
+    per_plane = {
+        plane: _plane_predictions(
+            package.planes[plane], [exam[plane] for exam in exams], package.device
+        )
+        for plane in PLANES
+    }
+    predictions = [
+        fuse(package, {plane: per_plane[plane][index] for plane in PLANES}, [])
+        for index in range(len(exams))
+    ]
+    slices = {plane: sum(int(exam[plane].shape[0]) for exam in exams) for plane in PLANES}
+    return predictions, BatchStats(len(exams), slices)

@@ -1,0 +1,213 @@
+"""The inference engine: a bounded queue and one worker per device that packs slices.
+
+MRI volumes do not stack (slice counts differ), so the worker packs slices, not
+volumes: it takes as many queued exams as fit the slice budget of one batch
+(waiting at most a short delay for more), runs each plane's backbone once over
+the concatenated slices, and splits the features back by lengths for the
+per-volume max, logit and exact attribution. The queue is bounded in slices;
+past it `submit` refuses at once. Inference never runs on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from service.datasets.layout import PLANES, Plane
+from service.errors import DeadlineExceededError, QueueFullError
+from service.inference.batch import BatchStats, run_batch
+from service.inference.predictor import ExamPrediction
+from service.store.loader import ModelPackage
+
+BatchObserver = Callable[[BatchStats, float], None]  # stats, seconds of compute
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_batch_slices: int = 256
+    max_queue_delay_ms: float = 5.0
+    max_queue_slices: int = 2048
+
+
+@dataclass
+class ExamJob:
+    """One exam waiting for the worker: prepared planes (S, 1, h, w) and its deadline."""
+
+    task: str
+    planes: dict[Plane, Tensor]
+    warnings: list[str]
+    deadline: float  # time.monotonic()
+    enqueued: float = field(default_factory=time.monotonic)
+    future: Future[ExamOutcome] = field(default_factory=Future)
+
+    @property
+    def slices(self) -> int:
+        return sum(int(t.shape[0]) for t in self.planes.values())
+
+    def plane_slices(self, plane: Plane) -> int:
+        return int(self.planes[plane].shape[0])
+
+
+@dataclass(frozen=True)
+class ExamOutcome:
+    prediction: ExamPrediction
+    queue_ms: float
+    inference_ms: float
+    batch_exams: int
+
+
+class Engine:
+    """Owns the served packages on one device and the worker thread that runs them."""
+
+    def __init__(
+        self,
+        packages: dict[str, ModelPackage],
+        config: EngineConfig,
+        on_batch: BatchObserver | None = None,
+    ) -> None:
+        self.packages = packages
+        self.config = config
+        self._on_batch = on_batch
+        self._queue: deque[ExamJob] = deque()
+        self._queued_slices = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._worker = threading.Thread(target=self._run, name="mrnet-engine", daemon=True)
+
+    @property
+    def queued_slices(self) -> int:
+        return self._queued_slices
+
+    @property
+    def queued_exams(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish what is queued, then end the worker."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._worker.is_alive():
+            self._worker.join(timeout_s)
+
+    def submit(self, job: ExamJob) -> Future[ExamOutcome]:
+        """Queue an exam, or raise QueueFullError at once when the slices do not fit."""
+        with self._cond:
+            if self._stopping:
+                raise QueueFullError("The service is shutting down and takes no new work.")
+            if self._queued_slices + job.slices > self.config.max_queue_slices:
+                raise QueueFullError(
+                    f"The inference queue is full ({self._queued_slices} of "
+                    f"{self.config.max_queue_slices} slices waiting); try again shortly."
+                )
+            self._queue.append(job)
+            self._queued_slices += job.slices
+            self._cond.notify()
+        return job.future
+
+    async def predict(self, job: ExamJob) -> ExamOutcome:
+        """Submit and wait until the result or the job's deadline, whichever is first."""
+        future = asyncio.wrap_future(self.submit(job))
+        remaining = job.deadline - time.monotonic()
+        try:
+            return await asyncio.wait_for(future, timeout=max(remaining, 0.0))
+        except TimeoutError:
+            job.future.cancel()  # dropped if the worker has not started it
+            raise DeadlineExceededError(
+                "The prediction did not finish before its deadline."
+            ) from None
+
+    def _fits(self, batch: list[ExamJob], job: ExamJob) -> bool:
+        budget = self.config.max_batch_slices
+        return all(
+            sum(j.plane_slices(p) for j in batch) + job.plane_slices(p) <= budget for p in PLANES
+        )
+
+    def _take_batch(self) -> list[ExamJob]:
+        """Under the lock: the first job, then every following job that fits the budget."""
+        batch = [self._queue.popleft()]
+        while self._queue and self._fits(batch, self._queue[0]):
+            batch.append(self._queue.popleft())
+        self._queued_slices -= sum(job.slices for job in batch)
+        return batch
+
+    def _wait_for_batch(self) -> list[ExamJob] | None:
+        with self._cond:
+            while not self._queue:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            gather_until = self._queue[0].enqueued + self.config.max_queue_delay_ms / 1000
+            while not self._stopping and self._room_left() and time.monotonic() < gather_until:
+                self._cond.wait(gather_until - time.monotonic())
+            return self._take_batch()
+
+    def _room_left(self) -> bool:
+        """True while all queued exams would still fit in one batch."""
+        budget = self.config.max_batch_slices
+        return all(sum(job.plane_slices(p) for job in self._queue) < budget for p in PLANES)
+
+    def _run(self) -> None:
+        while (batch := self._wait_for_batch()) is not None:
+            live = [job for job in batch if self._claim(job)]
+            if live:
+                self._execute(live)
+
+    @staticmethod
+    def _claim(job: ExamJob) -> bool:
+        """Start a job unless it was cancelled or is past its deadline (then it is dropped)."""
+        if time.monotonic() > job.deadline:
+            with contextlib.suppress(Exception):
+                job.future.set_exception(DeadlineExceededError("The deadline passed in the queue."))
+            return False
+        return job.future.set_running_or_notify_cancel()
+
+    def _execute(self, batch: list[ExamJob]) -> None:
+        by_task: dict[str, list[ExamJob]] = {}
+        for job in batch:
+            by_task.setdefault(job.task, []).append(job)
+        for task, jobs in by_task.items():
+            started = time.monotonic()
+            try:
+                predictions, stats = run_batch(self.packages[task], [j.planes for j in jobs])
+            except Exception as error:  # a failed batch fails its requests, not the worker
+                for job in jobs:
+                    job.future.set_exception(error)
+                continue
+            self._finish(jobs, predictions, started, stats)
+
+    def _finish(
+        self,
+        jobs: list[ExamJob],
+        predictions: list[ExamPrediction],
+        started: float,
+        stats: BatchStats,
+    ) -> None:
+        inference_ms = (time.monotonic() - started) * 1000
+        if self._on_batch is not None:
+            self._on_batch(stats, inference_ms / 1000)
+        for job, prediction in zip(jobs, predictions, strict=True):
+            prediction.warnings[:0] = job.warnings
+            queue_ms = (started - job.enqueued) * 1000
+            job.future.set_result(ExamOutcome(prediction, queue_ms, inference_ms, len(jobs)))
+
+
+def warm_up(engine: Engine) -> None:
+    """Run one small exam per package so the first request does not pay for set-up."""
+    for task, package in engine.packages.items():
+        size = package.manifest.input.network_size
+        planes: dict[Plane, Tensor] = {p: torch.zeros(3, 1, size, size) for p in PLANES}
+        job = ExamJob(task, planes, [], deadline=time.monotonic() + 600)
+        engine.submit(job).result(timeout=600)

@@ -1,0 +1,97 @@
+"""What a running service holds: device, verified packages, the engine. Built once at startup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from service.datasets.layout import Plane
+from service.datasets.npy import VolumeLimits
+from service.devices import resolve_device
+from service.errors import UnknownTaskError
+from service.inference.batch import for_device
+from service.inference.engine import BatchObserver, Engine, EngineConfig, ExamOutcome, warm_up
+from service.inference.exams import prepare_exam
+from service.store.loader import ModelPackage, load_package
+
+logger = logging.getLogger("mrnet.runtime")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    model_store: Path
+    tasks: tuple[str, ...]
+    pinned_versions: Mapping[str, str]
+    device: str
+    torch_threads: int | None
+    limits: VolumeLimits
+    engine: EngineConfig
+    request_timeout_s: float
+
+
+@dataclass
+class Runtime:
+    config: RuntimeConfig
+    device: torch.device
+    engine: Engine
+
+    @property
+    def precision(self) -> str:
+        return "float16-autocast" if self.device.type == "cuda" else "float32"
+
+    @property
+    def packages(self) -> dict[str, ModelPackage]:
+        return self.engine.packages
+
+    def package(self, task: str) -> ModelPackage:
+        if task not in self.packages:
+            raise UnknownTaskError(task, sorted(self.packages))
+        return self.packages[task]
+
+    async def predict(self, task: str, files: Mapping[Plane, bytes]) -> ExamOutcome:
+        """Check and prepare the upload off the event loop, then queue it for the worker."""
+        spec = self.package(task).manifest.input
+        job = await asyncio.to_thread(
+            prepare_exam, task, files, spec, self.config.limits, self.config.request_timeout_s
+        )
+        return await self.engine.predict(job)
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [
+            {
+                **p.manifest.describe(),
+                "sha256": p.digest,
+                "device": str(self.device),
+                "precision": self.precision,
+                "input": p.manifest.input.model_dump(),
+            }
+            for p in self.packages.values()
+        ]
+
+    def stop(self) -> None:
+        self.engine.stop()
+
+
+def start_runtime(config: RuntimeConfig, on_batch: BatchObserver | None = None) -> Runtime:
+    """Choose the device, load and verify every package, start the worker, warm up."""
+    device = resolve_device(config.device)
+    if device.type == "cpu":
+        torch.set_num_threads(config.torch_threads or os.cpu_count() or 1)
+    packages = {}
+    for task in config.tasks:
+        package = load_package(config.model_store, task, config.pinned_versions.get(task), device)
+        packages[task] = for_device(package)
+        logger.info(
+            "loaded %s/%s from %s on %s", task, package.manifest.version, package.path, device
+        )
+    engine = Engine(packages, config.engine, on_batch)
+    engine.start()
+    warm_up(engine)
+    return Runtime(config, device, engine)
