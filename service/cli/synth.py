@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from service.cli.types import Subcommands
@@ -11,14 +12,18 @@ from service.cli.types import Subcommands
 def run(args: argparse.Namespace) -> int:
     from service.synth.generate import generate_dataset
 
-    summary = generate_dataset(
-        Path(args.out),
-        n_train=args.train,
-        n_valid=args.valid,
-        seed=args.seed,
-        workers=args.workers,
-        progress=True,
-    )
+    try:
+        summary = generate_dataset(
+            Path(args.out),
+            n_train=args.train,
+            n_valid=args.valid,
+            seed=args.seed,
+            workers=args.workers,
+            progress=True,
+        )
+    except ValueError as error:
+        print(f"mrnet synth: error: {error}", file=sys.stderr)
+        return 1
     print(summary.describe())
     return 0
 
