@@ -8,10 +8,11 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.metrics import ServiceMetrics
-from service.api.problems import ProblemError, problem_response
+from service.api.problems import ProblemError, internal_error, problem_response
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("mrnet.access")
@@ -48,8 +49,15 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         record: dict[str, Any] = {"status": 500, "request_bytes": 0, "response_bytes": 0}
         started = time.perf_counter()
+        send = self._send_wrapper(send, request_id, record)
         try:
-            await self._handle(scope, receive, self._send_wrapper(send, request_id, record), record)
+            await self._handle(scope, receive, send, record)
+        except Exception:
+            # The app's crash handler answers from outside this middleware, without the
+            # request id; answer here first (it still logs the error, and sends nothing twice).
+            if "started" not in record:
+                await problem_response(Request(scope), internal_error())(scope, receive, send)
+            raise
         finally:
             self._log(scope, record, request_id, time.perf_counter() - started)
 
@@ -58,7 +66,7 @@ class RequestContextMiddleware:
     ) -> None:
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await problem_response(None, _too_large(self.limit))(scope, receive, send)
+            await problem_response(Request(scope), _too_large(self.limit))(scope, receive, send)
             return
 
         async def counted() -> Message:
@@ -75,7 +83,7 @@ class RequestContextMiddleware:
     def _send_wrapper(send: Send, request_id: str, record: dict[str, Any]) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                record["status"] = message["status"]
+                record["status"], record["started"] = message["status"], True
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
                 ]

@@ -80,6 +80,13 @@ def problem_response(request: Request | None, error: ProblemError) -> JSONRespon
     )
 
 
+def internal_error() -> ProblemError:
+    """The answer to an unexpected exception: it says nothing about the cause."""
+    return ProblemError(
+        500, "internal", "Internal error", "The server could not answer this request."
+    )
+
+
 def from_domain(error: MRNetError) -> ProblemError:
     """Map the domain's errors to statuses; the message is already a full sentence."""
     detail = str(error)
@@ -97,7 +104,7 @@ def from_domain(error: MRNetError) -> ProblemError:
         return ProblemError(504, "deadline-exceeded", "Deadline exceeded", detail)
     if isinstance(error, DatasetError):
         return ProblemError(404, "not-found", "Not found", detail)
-    return ProblemError(500, "internal", "Internal error", "The server could not answer.")
+    return internal_error()
 
 
 def _validation(request: Request, error: RequestValidationError) -> ProblemError:
@@ -143,12 +150,7 @@ def install(app: FastAPI) -> None:
 
     async def on_crash(request: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(
-            request,
-            ProblemError(
-                500, "internal", "Internal error", "The server could not answer this request."
-            ),
-        )
+        return problem_response(request, internal_error())
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(MRNetError, on_domain)
@@ -188,7 +190,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {
             "model": Problem,
             "description": described.get(status, "Error"),
-            "content": {MEDIA_TYPE: {}},
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses
     }

@@ -38,6 +38,18 @@ def positive_weight(labels: npt.NDArray[np.int64]) -> Tensor:
     return torch.tensor((len(labels) - positives) / positives, dtype=torch.float32)
 
 
+def init_from_scratch(net: MRNetPlane) -> None:
+    """He initialisation for the convolutions, so a backbone without ImageNet weights learns."""
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+        elif isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, std=0.01)
+            torch.nn.init.zeros_(module.bias)
+
+
 def pretrain_optimizer(net: MRNetPlane, config: StageConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(net.parameters(), lr=config.pretrain_lr)
 

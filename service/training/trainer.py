@@ -29,6 +29,7 @@ from service.training.stages import (
     finetune_epoch,
     finetune_optimizer,
     fit_head,
+    init_from_scratch,
     pretrain_optimizer,
     pretrain_slices,
     volume_logits,
@@ -132,6 +133,8 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     net = MRNetPlane()
     if config.backbone_weights is not None:
         load_backbone(net, config.backbone_weights)
+    else:
+        init_from_scratch(net)
     net = net.to(device)
     log: list[Any] = []
     pretrained = _pretrain(net, train, config, log)

@@ -1,0 +1,54 @@
+"""The OpenAPI document describes the upload, the answer and the problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+PROBLEM_STATUSES = ("401", "413", "415", "422", "503", "504")
+
+
+def resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    found: dict[str, Any] = document
+    for part in ref.removeprefix("#/").split("/"):
+        found = found[part]
+    return found
+
+
+def test_the_upload_is_documented_as_multipart(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    body = document["paths"]["/v1/predictions"]["post"]["requestBody"]
+    assert body["required"] is True
+    schema = body["content"]["multipart/form-data"]["schema"]
+    assert set(schema["required"]) == {"axial", "coronal", "sagittal"}
+    for plane in ("axial", "coronal", "sagittal"):
+        assert schema["properties"][plane]["type"] == "string"
+        assert schema["properties"][plane]["format"] == "binary"
+    assert schema["properties"]["task"]["default"] == "acl"
+
+
+def test_the_answer_and_problems_are_documented(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    responses = document["paths"]["/v1/predictions"]["post"]["responses"]
+    ok = resolve(responses["200"]["content"]["application/json"]["schema"], document)
+    assert {"request_id", "probability", "positive", "threshold", "planes", "model"} <= set(
+        ok["properties"]
+    )
+    assert {"timing_ms", "warnings", "task"} <= set(ok["required"])
+    for status in PROBLEM_STATUSES:
+        content = responses[status]["content"]["application/problem+json"]
+        problem = resolve(content["schema"], document)
+        assert {"type", "title", "status", "detail"} <= set(problem["required"]), status
+        assert "errors" in problem["properties"]
+    assert "HTTPValidationError" not in str(responses)  # 422 is the service's own problem
+
+
+def test_readiness_and_models_are_documented(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert "503" in paths["/health/ready"]["get"]["responses"]
+    assert {"401", "503"} <= set(paths["/v1/models"]["get"]["responses"])
+    assert {"/health/live", "/metrics"} <= set(paths)

@@ -1,0 +1,116 @@
+"""Back-pressure: a full queue answers 503 at once, a passed deadline 504; serving goes on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+import service.inference.engine as engine_module
+from service.api.state import ServiceState
+from service.datasets.layout import PLANES
+from service.inference.engine import Engine, ExamJob
+
+from .support import api_settings, assert_problem, exam_volumes, serve, upload
+
+MAX_SLICES = 8
+
+
+class Stall:
+    """Stands in for run_batch: holds the worker inside a batch until released."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.released = threading.Event()
+        self._real = engine_module.run_batch
+
+    def __call__(self, *args: Any) -> Any:
+        self.entered.set()
+        if not self.released.wait(30):
+            raise RuntimeError("the test never released the worker")
+        return self._real(*args)
+
+
+@contextmanager
+def stalled_worker(monkeypatch: pytest.MonkeyPatch, engine: Engine) -> Iterator[Stall]:
+    """The worker takes one job and blocks in its batch; the queue behind it stays put."""
+    stall = Stall()
+    monkeypatch.setattr(engine_module, "run_batch", stall)
+    blocker = engine.submit(job(slices=1))
+    try:
+        assert stall.entered.wait(10), "the worker did not take the first job"
+        yield stall
+    finally:
+        stall.released.set()
+    blocker.result(timeout=30)
+
+
+def job(slices: int) -> ExamJob:
+    planes = {plane: torch.zeros(slices, 1, 64, 64) for plane in PLANES}
+    return ExamJob("acl", planes, [], deadline=time.monotonic() + 60)
+
+
+def engine_of(client: TestClient) -> Engine:
+    state: ServiceState = client.app.state.service  # type: ignore[attr-defined]
+    assert state.runtime is not None
+    return state.runtime.engine
+
+
+def small_exam() -> dict[str, tuple[str, bytes, str]]:
+    return upload(exam_volumes(0, lengths=(1, 2, 1)))
+
+
+def test_a_full_queue_answers_503_at_once(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = api_settings(
+        store,
+        max_slices=MAX_SLICES,
+        max_batch_slices=MAX_SLICES,
+        max_queue_slices=3 * MAX_SLICES,
+        request_timeout_s=10,
+    )
+    with serve(settings) as client:
+        engine = engine_of(client)
+        with stalled_worker(monkeypatch, engine):
+            filler = engine.submit(job(slices=MAX_SLICES))  # 3 planes: the whole queue
+            assert engine.queued_slices == 3 * MAX_SLICES
+            started = time.monotonic()
+            response = client.post("/v1/predictions", files=small_exam())
+            assert time.monotonic() - started < 5  # refused, not queued until the deadline
+            assert_problem(response, 503, "queue is full")
+            assert int(response.headers["retry-after"]) > 0
+            metrics = client.get("/metrics").text
+            assert f"mrnet_queued_slices {3 * MAX_SLICES:.1f}" in metrics
+            assert "mrnet_pending_requests 0.0" in metrics
+        filler.result(timeout=30)
+        assert engine.queued_slices == 0
+        assert client.post("/v1/predictions", files=small_exam()).status_code == 200
+
+
+def test_a_passed_deadline_answers_504(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with serve(api_settings(store, request_timeout_s=1.0)) as client:
+        engine = engine_of(client)
+        with stalled_worker(monkeypatch, engine):
+            started = time.monotonic()
+            response = client.post("/v1/predictions", files=small_exam())
+            waited = time.monotonic() - started
+            assert_problem(response, 504, "deadline")
+            assert 0.9 <= waited < 10
+            assert "mrnet_pending_requests 0.0" in client.get("/metrics").text
+        # the expired job is dropped by the worker, and new work is served
+        assert client.post("/v1/predictions", files=small_exam()).status_code == 200
+        assert engine.queued_slices == 0 and engine.queued_exams == 0
+
+
+def test_a_tiny_deadline_answers_504_and_the_service_stays_ready(store: Path) -> None:
+    with serve(api_settings(store, request_timeout_s=0.001)) as client:
+        for _ in range(3):
+            assert_problem(client.post("/v1/predictions", files=small_exam()), 504, "deadline")
+        assert client.get("/health/ready").status_code == 200
+        assert client.get("/v1/models").status_code == 200

@@ -1,0 +1,128 @@
+"""A real uvicorn server on 127.0.0.1: concurrent uploads over HTTP are batched and exact."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from service.api.app import create_app
+from service.store.loader import ModelPackage
+
+from .support import (
+    api_settings,
+    assert_matches,
+    assert_problem,
+    chunked_file_upload,
+    exam_volumes,
+    reference,
+    samples,
+    upload,
+    value,
+    wait_ready,
+)
+
+CLIENTS = 8
+UPLOAD_CAP = 256 * 1024  # api_settings
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(store: Path) -> Iterator[str]:
+    """A uvicorn server in a thread that batches for up to 200 ms; stopped after the module."""
+    settings = api_settings(store, max_queue_delay_ms=200, max_batch_slices=128)
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert wait_ready(client).status_code == 200
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "uvicorn did not stop"
+
+
+def test_concurrent_requests_are_batched_and_equal_the_reference(
+    base_url: str, package: ModelPackage
+) -> None:
+    exams = [exam_volumes(seed, lengths=(1 + seed % 3, 2, 3 - seed % 2)) for seed in range(CLIENTS)]
+    start = threading.Barrier(CLIENTS, timeout=30)
+
+    def post(index: int) -> httpx.Response:
+        files = upload(exams[index])
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            start.wait()
+            return client.post(
+                "/v1/predictions", files=files, headers={"X-Request-ID": f"exam-{index}"}
+            )
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        responses = list(pool.map(post, range(CLIENTS)))
+    for index, response in enumerate(responses):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert response.headers["x-request-id"] == f"exam-{index}" == body["request_id"]
+        assert_matches(body, reference(package, exams[index]))
+
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        page = samples(client.get("/metrics").text)
+        deadline = time.monotonic() + 10  # the access log counts a request after its answer
+        while (
+            value(
+                page, "mrnet_requests_total", route="/v1/predictions", method="POST", status="200"
+            )
+            < CLIENTS
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+            page = samples(client.get("/metrics").text)
+    batches = value(page, "mrnet_batch_exams_count")
+    exams_run = value(page, "mrnet_batch_exams_sum")
+    assert exams_run == CLIENTS + 1  # and one warm-up exam
+    single = value(page, "mrnet_batch_exams_bucket", le="1.0")
+    assert single < batches, "no batch held more than one exam"
+    assert exams_run / batches > 1
+
+
+def test_errors_over_real_http_are_problems_with_ids(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        response = client.post("/v1/predictions", content=b"{}", headers={"X-Request-ID": "r-1"})
+        assert_problem(response, 415)
+        assert response.headers["x-request-id"] == "r-1"
+        files = upload(exam_volumes(0, lengths=(1, 1, 1)))
+        del files["axial"]
+        assert_problem(client.post("/v1/predictions", files=files), 422, "axial")
+        assert client.get("/health/live").status_code == 200
+
+
+def test_a_chunked_upload_over_the_cap_is_413_and_serving_goes_on(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        response = client.post(
+            "/v1/predictions",
+            content=chunked_file_upload(4 * UPLOAD_CAP),
+            headers={"content-type": "multipart/form-data; boundary=b"},
+        )
+        assert_problem(response, 413, str(UPLOAD_CAP))
+        files = upload(exam_volumes(1, lengths=(1, 2, 1)))
+        assert client.post("/v1/predictions", files=files).status_code == 200
