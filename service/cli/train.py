@@ -59,11 +59,11 @@ def register(commands: Subcommands) -> None:
     parser.add_argument(
         "--pretrain-epochs",
         type=int,
-        default=6,
+        default=12,
         help="slice-level pretraining epochs where ground truth exists",
     )
     parser.add_argument("--lr", type=float, default=1e-5, help="fine-tuning learning rate")
-    parser.add_argument("--pretrain-lr", type=float, default=3e-4, help="pretraining rate")
+    parser.add_argument("--pretrain-lr", type=float, default=1e-4, help="pretraining rate")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

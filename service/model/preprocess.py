@@ -63,7 +63,7 @@ def _resize(volume: Tensor, size: int) -> Tensor:
     return F.interpolate(stack, size=(size, size), mode="bilinear", antialias=True)
 
 
-def _centre_crop(stack: Tensor, crop: int) -> Tensor:
+def centre_crop(stack: Tensor, crop: int) -> Tensor:
     height, width = stack.shape[-2:]
     top, left = (height - crop) // 2, (width - crop) // 2
     return stack[..., top : top + crop, left : left + crop]
@@ -102,7 +102,7 @@ def prepare_volume(volume: npt.NDArray[np.generic] | Tensor, spec: InputSpec) ->
         )
     stack = _resize(stack, spec.size)  # (S, 1, size, size)
     if spec.crop is not None:
-        stack = _centre_crop(stack, spec.crop)  # (S, 1, crop, crop)
+        stack = centre_crop(stack, spec.crop)  # (S, 1, crop, crop)
     stack = _intensity(stack, spec, warnings)
     return PreparedVolume(stack.contiguous(), shape, warnings)
 

@@ -105,15 +105,15 @@ def _contrast(rng: np.random.Generator) -> PlaneContrast:
 
 
 def _acl_tear(rng: np.random.Generator) -> AclTear:
-    length = _u(rng, 0.30, 0.60)
+    length = _u(rng, 0.35, 0.60)
     start = _u(rng, 0.15, 0.85 - length)
-    subtle = rng.random() < 0.35
-    partial = rng.random() < 0.3
+    subtle = rng.random() < 0.15
+    partial = rng.random() < 0.15
     return AclTear(
         t0=start,
         t1=start + length,
         signal=_u(rng, 0.45, 0.75) if subtle else _u(rng, 0.8, 1.0),
-        swelling=_u(rng, 1.15, 1.5),
+        swelling=_u(rng, 1.6, 2.2),
         partial_offset=_u(rng, -0.3, 0.4) if partial else None,
         partial_angle_rad=_u(rng, 0.0, 2.0 * math.pi),
         femoral_stump=_u(rng, 0.0, 0.35),

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from service.datasets.layout import PLANES, Plane
-from service.datasets.reader import SplitReader
+from service.datasets.reader import SplitReader, read_truth
 from service.evaluation.metrics import choose_threshold
 from service.evaluation.report import Scorer, evaluate
 from service.model.network import MRNetPlane
@@ -42,6 +42,19 @@ def _networks(runs: dict[Plane, PlaneRun], device: torch.device) -> dict[Plane, 
     return networks
 
 
+def _data_origin(config: TrainConfig) -> dict[str, Any]:
+    """For synthetic data, the command that makes the same data set again."""
+    train, valid = read_truth(config.data, "train"), read_truth(config.data, "valid")
+    extra = (train.model_extra or {}) if train is not None else {}
+    if train is None or extra.get("generator") != "mrnet-synth":
+        return {}
+    command = (
+        f"mrnet synth --out {config.data} --train {len(train.cases)} "
+        f"--valid {len(valid.cases) if valid else 0} --seed {extra.get('seed')}"
+    )
+    return {"data_command": command, "data_generator_version": extra.get("generator_version")}
+
+
 def _training_record(config: TrainConfig, runs: dict[Plane, PlaneRun], command: str) -> Training:
     pretrained = any(runs[p].summary.get("pretrained_on_slices") for p in PLANES)
     stages = ["pretrain-slices"] if pretrained else []
@@ -54,6 +67,7 @@ def _training_record(config: TrainConfig, runs: dict[Plane, PlaneRun], command: 
         epochs=config.epochs,
         stages=stages,
         pretrain_epochs=config.pretrain_epochs,
+        **_data_origin(config),
         planes={
             p: {k: runs[p].summary[k] for k in ("best_epoch", "valid_auc", "history")}
             for p in PLANES

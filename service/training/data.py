@@ -54,9 +54,6 @@ def load_plane_data(
     )
 
 
-POSITIVE_REPEATS = 4
-
-
 @dataclass(frozen=True)
 class SliceRef:
     case: int
@@ -67,9 +64,8 @@ class SliceRef:
 def slice_labels(data: PlaneData, rng: np.random.Generator) -> list[SliceRef]:
     """Slices for backbone pretraining from the ground truth, shuffled.
 
-    Positives are slices that show a tear, repeated (each time augmented anew)
-    up to a quarter of the epoch. Every other slice that cuts the ligament is a
-    hard negative; half as many again are drawn from the rest.
+    Positives are slices that show a tear. Every other slice that cuts the
+    ligament is a hard negative; a quarter as many again are drawn from the rest.
     """
     positives, hard, easy = [], [], []
     for case, (volume, truth) in enumerate(zip(data.volumes, data.truths, strict=True)):
@@ -82,9 +78,7 @@ def slice_labels(data: PlaneData, rng: np.random.Generator) -> list[SliceRef]:
                 hard.append(SliceRef(case, index, 0))
             else:
                 easy.append(SliceRef(case, index, 0))
-    count = min(len(easy), max(len(hard) // 2, len(positives)))
+    count = min(len(easy), len(hard) // 4)
     chosen = [easy[i] for i in rng.choice(len(easy), size=count, replace=False)]
-    negatives = hard + chosen
-    repeats = max(1, min(POSITIVE_REPEATS, len(negatives) // (3 * max(len(positives), 1))))
-    refs = positives * repeats + negatives
+    refs = positives + hard + chosen
     return [refs[i] for i in rng.permutation(len(refs))]

@@ -19,17 +19,23 @@ from torch import Tensor
 from tqdm import tqdm
 
 from service.model.network import MRNetPlane
+from service.model.preprocess import centre_crop
 from service.training.augment import Augmentation, augment_slices, augment_volume
 from service.training.data import PlaneData, slice_labels
 
 
 @dataclass(frozen=True)
 class StageConfig:
-    pretrain_lr: float = 3e-4
+    pretrain_lr: float = 1e-4
     finetune_lr: float = 1e-5
     weight_decay: float = 0.01
     slice_batch: int = 32
+    pretrain_crop: int | None = 128  # centre crop for slice pretraining; None: whole slices
     augmentation: Augmentation = field(default_factory=Augmentation)
+    # Slice pretraining from scratch learns only with mild augmentation (measured).
+    pretrain_augmentation: Augmentation = field(
+        default_factory=lambda: Augmentation(max_rotation_deg=5, max_shift=0.04, flip_probability=0)
+    )
 
 
 def positive_weight(labels: npt.NDArray[np.int64]) -> Tensor:
@@ -80,7 +86,11 @@ def pretrain_slices(
     for start in tqdm(starts, desc=f"pretrain {data.plane}", disable=not progress, leave=False):
         batch = refs[start : start + config.slice_batch]
         stack = torch.cat([data.volume(r.case)[r.index : r.index + 1] for r in batch])
-        stack = augment_slices(stack, config.augmentation, generator).to(device)  # (B, 1, h, w)
+        if config.pretrain_crop is not None and config.pretrain_crop < stack.shape[-1]:
+            stack = centre_crop(stack, config.pretrain_crop)  # (B, 1, crop, crop)
+        stack = augment_slices(stack, config.pretrain_augmentation, generator).to(
+            device
+        )  # (B, 1, h, w)
         target = torch.tensor([float(r.label) for r in batch], device=device)
         logits = net.classifier(net.embed(stack)).squeeze(1)  # (B,)
         loss = F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)

@@ -43,7 +43,7 @@ class TrainConfig:
     out: Path = Path("model_store")
     planes: tuple[Plane, ...] = PLANES
     epochs: int = 3
-    pretrain_epochs: int = 6
+    pretrain_epochs: int = 12
     device: str = "cpu"
     seed: int = 0
     work_dir: Path = Path("runs/acl")
