@@ -74,9 +74,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.warning("MRNET_API_KEYS is not set: the API is open to anyone who can reach it")
     loading = asyncio.create_task(_load(state))
     yield
-    if not loading.done():
-        loading.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
+    # A load in progress runs in a thread that cannot be cancelled: let it finish (it is
+    # bounded by reading the packages), so the engine it starts is stopped below.
+    with contextlib.suppress(Exception):
         await loading
     if state.runtime is not None:
         await asyncio.to_thread(state.runtime.stop)
