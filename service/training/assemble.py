@@ -69,7 +69,7 @@ def _training_record(config: TrainConfig, runs: dict[Plane, PlaneRun], command: 
         pretrain_epochs=config.pretrain_epochs,
         **_data_origin(config),
         planes={
-            p: {k: runs[p].summary[k] for k in ("best_epoch", "valid_auc", "history")}
+            p: {k: runs[p].summary[k] for k in ("best_epoch", "valid_auc", "config", "history")}
             for p in PLANES
         },
     )

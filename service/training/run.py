@@ -21,8 +21,11 @@ def run_training(config: TrainConfig, command: str) -> Assembled | None:
     device = resolve_device(config.device)
     runs: dict[Plane, PlaneRun] = {}
     for plane in PLANES:
-        reuse = config.resume or plane not in config.planes
-        finished = load_plane_run(config.work_dir, plane, config) if reuse else None
+        asked = plane in config.planes
+        reuse = config.resume or not asked
+        finished = (
+            load_plane_run(config.work_dir, plane, config, same_schedule=asked) if reuse else None
+        )
         if finished is not None:
             print(f"{plane}: reusing the finished plane in {config.work_dir}", file=sys.stderr)
             runs[plane] = finished

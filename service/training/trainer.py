@@ -182,13 +182,27 @@ def save_plane_run(work_dir: Path, run: PlaneRun) -> None:
     (work_dir / f"{run.plane}.json").write_text(json.dumps(record, indent=1))
 
 
-def load_plane_run(work_dir: Path, plane: Plane, config: TrainConfig) -> PlaneRun | None:
-    """A finished plane from an earlier run with the same settings, if there is one."""
+SCHEDULE_KEYS = ("epochs", "pretrain_epochs")
+
+
+def load_plane_run(
+    work_dir: Path, plane: Plane, config: TrainConfig, same_schedule: bool = True
+) -> PlaneRun | None:
+    """A finished plane from an earlier run on the same data, task and seed, if there is one.
+
+    With `same_schedule` its epochs must match too; without, a plane trained with
+    another schedule is taken as it is (its own schedule stays in its record).
+    """
     record_path, weights_path = work_dir / f"{plane}.json", work_dir / f"{plane}.safetensors"
     if not record_path.is_file() or not weights_path.is_file():
         return None
     record = json.loads(record_path.read_text())
-    if record.get("config") != config.fingerprint():
+    ignored = () if same_schedule else SCHEDULE_KEYS
+
+    def essential(fingerprint: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in fingerprint.items() if k not in ignored}
+
+    if essential(record.get("config", {})) != essential(config.fingerprint()):
         return None
     train_logits, valid_logits = record.pop("train_logits"), record.pop("valid_logits")
     return PlaneRun(plane, load_file(str(weights_path)), train_logits, valid_logits, record)

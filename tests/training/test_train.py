@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,16 @@ def test_a_plane_subset_leaves_no_package_until_all_exist(tmp_path: Path) -> Non
     assert run_training(config, "subset") is None
     assert (tmp_path / "run" / "axial.safetensors").is_file()
     assert list_versions(tmp_path / "store", "acl") == []
+    # the other planes, with another schedule, in a second run: the package appears
+    rest = replace(config, planes=("coronal", "sagittal"), pretrain_epochs=1)
+    assembled = run_training(rest, "the rest")
+    assert assembled is not None
+    planes = load_package(rest.out, "acl").manifest.training.model_extra["planes"]  # type: ignore[index]
+    assert planes["axial"]["config"]["pretrain_epochs"] == 0
+    assert planes["sagittal"]["config"]["pretrain_epochs"] == 1
+    # another seed is other training: nothing is reused, so no package
+    other = replace(config, seed=1, planes=("coronal",))
+    assert run_training(other, "other seed") is None
 
 
 def test_slice_labels_from_ground_truth(tmp_path: Path) -> None:
