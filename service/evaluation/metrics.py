@@ -45,7 +45,11 @@ def choose_threshold(labels: Labels, scores: Scores, min_sensitivity: float) -> 
     fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
     eligible = np.flatnonzero(tpr >= min_sensitivity)  # ascending thresholds down the curve
     best = eligible[np.argmin(fpr[eligible])]  # first index: the highest such threshold
-    threshold = float(min(thresholds[best], 1.0))
+    cut = float(min(thresholds[best], 1.0))
+    below = scores[scores < cut]
+    # Halfway to the next lower score: the same calls on this data, with a margin
+    # so that rounding elsewhere does not move a case across the line.
+    threshold = (cut + float(below.max())) / 2 if below.size else cut
     return rates_at(labels, scores, threshold)
 
 

@@ -24,7 +24,8 @@ def test_rates_at_a_threshold() -> None:
 
 @pytest.mark.parametrize(
     ("min_sensitivity", "threshold", "sensitivity", "specificity"),
-    [(0.75, 0.7, 0.75, 1.0), (0.9, 0.3, 1.0, 0.75), (0.5, 0.8, 0.5, 1.0)],
+    # halfway between the last score called positive and the next one down
+    [(0.75, 0.65, 0.75, 1.0), (0.9, 0.25, 1.0, 0.75), (0.5, 0.75, 0.5, 1.0)],
 )
 def test_threshold_is_the_best_specificity_at_the_sensitivity(
     min_sensitivity: float, threshold: float, sensitivity: float, specificity: float
