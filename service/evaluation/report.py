@@ -2,8 +2,10 @@
 
 The attention hit rate is the share of positive cases whose top-attention slice
 lies inside the slice range that cuts the ACL (from `<split>-meta.json`). For
-the fused model it is read in the plane that adds most to the fused logit
-(coefficient times logit), the plane a reader would be shown first.
+the fused model the top slice is the one, over all three planes, that adds most
+to the fused logit (fusion coefficient times slice contribution: an exact share
+of it). `leading_plane_hit_rate` reads instead the top slice of the plane whose
+whole term (coefficient times logit) is largest.
 """
 
 from __future__ import annotations
@@ -72,6 +74,26 @@ def _leading_plane(fusion: Fusion, case: CaseScore) -> Plane:
     return max(PLANES, key=lambda p: fusion.coefficients[p] * case.planes[p].logit)
 
 
+def exam_top_slice(fusion: Fusion, case: CaseScore) -> tuple[Plane, int]:
+    """The slice that adds most to the fused logit, over all planes.
+
+    The fused logit is intercept + sum_p c_p (b_p + sum_s contribution[p][s]), so
+    c_p * contribution[p][s] is the exact share of slice s of plane p.
+    """
+    return max(
+        ((p, s) for p in PLANES for s in range(case.planes[p].num_slices)),
+        key=lambda ps: (
+            fusion.coefficients[ps[0]] * case.planes[ps[0]].attribution.contributions[ps[1]]
+        ),
+    )
+
+
+def _exam_hit(reader: SplitReader, fusion: Fusion, case: CaseScore) -> bool:
+    plane, index = exam_top_slice(fusion, case)
+    truth = reader.plane_truth(case.case_id, plane)
+    return truth is not None and truth.in_acl(index)
+
+
 def attention_hit_rates(
     reader: SplitReader, scorer: Scorer, cases: list[CaseScore]
 ) -> dict[str, float] | None:
@@ -82,8 +104,9 @@ def attention_hit_rates(
     rates: dict[str, float] = {
         plane: float(np.mean([_hit(reader, case, plane) for case in positives])) for plane in PLANES
     }
+    rates["fused"] = float(np.mean([_exam_hit(reader, scorer.fusion, c) for c in positives]))
     leading = [_hit(reader, c, _leading_plane(scorer.fusion, c)) for c in positives]
-    rates["fused"] = float(np.mean(leading))
+    rates["leading_plane"] = float(np.mean(leading))
     return rates
 
 
@@ -126,4 +149,5 @@ def evaluate(
     }
     if hits is not None:
         report["attention_hit_rate"] = hits["fused"]
+        report["leading_plane_hit_rate"] = hits["leading_plane"]
     return report

@@ -101,6 +101,8 @@ def write_package(
         )
         text = json.dumps(manifest.model_dump(mode="json"), indent=2) + "\n"
         (staging / MANIFEST_NAME).write_text(text)
+        for path in staging.iterdir():  # readable by a service running as another user
+            path.chmod(0o644)
         staging.chmod(0o755)
         os.rename(staging, final)
     except BaseException:

@@ -12,11 +12,12 @@ from service.store.loader import load_package
 from factories import write_tiny_dataset
 
 
-def _plane(logit: float, top: list[int]) -> PlanePrediction:
+def _plane(logit: float, top: list[int], share: float = 1.0) -> PlanePrediction:
     attention = [0.0] * 9
     for index in top:
         attention[index] = 1.0 / len(top)
-    attribution = SliceAttribution(logit, 0.0, attention, attention, top)
+    contributions = [share * a for a in attention]
+    attribution = SliceAttribution(logit, 0.0, contributions, attention, top)
     return PlanePrediction(logit, 0.5, 9, attribution)
 
 
@@ -34,7 +35,12 @@ def test_hit_rates_count_top_slices_inside_the_acl_range(tmp_path: Path) -> None
         CaseScore(
             "0012",
             1,
-            {"axial": _plane(3.0, [8]), "coronal": _plane(0.2, [2]), "sagittal": _plane(0.5, [])},
+            # axial leads by logit (top slice 8: a miss), but coronal slice 2 adds most
+            {
+                "axial": _plane(3.0, [8]),
+                "coronal": _plane(0.2, [2], 2.0),
+                "sagittal": _plane(0.5, []),
+            },
             0.8,
         ),
         CaseScore(
@@ -46,7 +52,8 @@ def test_hit_rates_count_top_slices_inside_the_acl_range(tmp_path: Path) -> None
     ]
     scorer = Scorer({}, None, fusion, 0.5)  # type: ignore[arg-type]
     rates = attention_hit_rates(reader, scorer, cases)
-    assert rates == {"axial": 0.5, "coronal": 0.5, "sagittal": 0.5, "fused": 0.5}
+    expected = {"axial": 0.5, "coronal": 0.5, "sagittal": 0.5, "fused": 1.0, "leading_plane": 0.5}
+    assert rates == expected
 
 
 def test_evaluate_reports_every_metric(tmp_path: Path, make_package: object) -> None:

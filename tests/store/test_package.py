@@ -38,6 +38,7 @@ def test_float32_packages_are_exact(make_package: PackageFactory) -> None:
 
 def test_manifest_records_files_and_hashes(make_package: PackageFactory) -> None:
     folder = make_package()
+    assert {oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == {"0o644"}
     manifest = Manifest.model_validate_json((folder / "manifest.json").read_text())
     assert manifest.architecture == "mrnet-alexnet"
     assert manifest.weights.dtype == "float16"
