@@ -24,10 +24,6 @@ class Settings(BaseSettings):
     pinned_versions: dict[str, str] = Field(
         default_factory=dict, description='pin a version per task, e.g. {"acl": "1"}'
     )
-    datasets: dict[str, Path] = Field(
-        default_factory=lambda: {"demo": Path("data/demo")},
-        description="data set name to MRNet-layout root (JSON object)",
-    )
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="accepted keys (JSON list or comma separated)"
