@@ -22,4 +22,6 @@ USER mrnet
 
 ENV MRNET_MODEL_STORE=/app/model_store
 EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready')"
 CMD ["mrnet", "serve", "--host", "0.0.0.0", "--port", "8000"]
