@@ -102,6 +102,14 @@ class Engine:
         if self._worker.is_alive():
             self._worker.join(timeout_s)
 
+    def ensure_room(self) -> None:
+        """Refuse at once while the queue is full, before an upload is even read."""
+        if self._stopping or self._queued_slices + 3 > self.config.max_queue_slices:
+            raise QueueFullError(
+                f"The inference queue is full ({self._queued_slices} of "
+                f"{self.config.max_queue_slices} slices waiting); try again shortly."
+            )
+
     def submit(self, job: ExamJob) -> Future[ExamOutcome]:
         """Queue an exam, or raise QueueFullError at once when the slices do not fit."""
         with self._cond:

@@ -55,6 +55,10 @@ class Runtime:
             raise UnknownTaskError(task, sorted(self.packages))
         return self.packages[task]
 
+    def admit(self) -> None:
+        """Shed load early: a full queue refuses before the upload is read."""
+        self.engine.ensure_room()
+
     async def predict(self, task: str, files: Mapping[Plane, bytes]) -> ExamOutcome:
         """Check and prepare the upload off the event loop, then queue it for the worker."""
         spec = self.package(task).manifest.input

@@ -85,6 +85,9 @@ def test_a_full_queue_answers_503_at_once(store: Path, monkeypatch: pytest.Monke
             assert time.monotonic() - started < 5  # refused, not queued until the deadline
             assert_problem(response, 503, "queue is full")
             assert int(response.headers["retry-after"]) > 0
+            # refused before the body is read: even a body that is not multipart gets 503
+            not_read = client.post("/v1/predictions", content=b"x" * 1000)
+            assert_problem(not_read, 503, "queue is full")
             metrics = client.get("/metrics").text
             assert f"mrnet_queued_slices {3 * MAX_SLICES:.1f}" in metrics
             assert "mrnet_pending_requests 0.0" in metrics

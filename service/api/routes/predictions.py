@@ -51,6 +51,7 @@ async def create_prediction(
     request: Request, state: StateDep, runtime: RuntimeDep
 ) -> PredictionResponse:
     started = time.perf_counter()
+    runtime.admit()
     task, files = await read_exam_form(request)
     package = runtime.package(task)
     state.metrics.pending.inc()
