@@ -92,12 +92,14 @@ class SplitReader:
 
     def volume(self, case_id: str, plane: Plane) -> npt.NDArray[np.generic]:
         path = volume_path(self.root, self.split, plane, case_id)
-        if not path.is_file():
-            raise DatasetError(f"The {plane} volume of case {case_id} ({path}) does not exist.")
         try:
             return load_volume(path, self.limits)
+        except OSError as error:
+            raise DatasetError(
+                f"Cannot read the {self.split} {plane} volume {path}: {error.strerror}."
+            ) from error
         except ValueError as error:
-            raise DatasetError(f"The {plane} volume {path} {error}.") from error
+            raise DatasetError(f"The {self.split} {plane} volume {path} {error}.") from error
 
     def plane_truth(self, case_id: str, plane: Plane) -> PlaneTruth | None:
         if self.truth is None or case_id not in self.truth.cases:

@@ -12,8 +12,8 @@ from sklearn.metrics import roc_auc_score
 from torch import Tensor
 from tqdm import tqdm
 
-from service.datasets.layout import PLANES, Plane, labels_path, read_labels, volume_path
-from service.datasets.npy import NpyFormatError, VolumeLimits, load_volume
+from service.datasets.layout import PLANES, Plane, labels_path
+from service.datasets.reader import SplitReader
 from service.errors import DatasetError, InvalidVolumeError
 from service.inference.predictor import score_plane
 from service.model.fusion import Fusion
@@ -40,49 +40,36 @@ def _network(state: Mapping[str, Tensor], dtype: WeightsDtype) -> MRNetPlane:
 
 
 def _case_logit(
-    root: Path, case_id: str, plane: Plane, network: MRNetPlane, spec: InputSpec
+    reader: SplitReader, case_id: str, plane: Plane, network: MRNetPlane, spec: InputSpec
 ) -> float:
-    path = volume_path(root, "train", plane, case_id)
     try:
-        return score_plane(network, spec, load_volume(path, VolumeLimits()), plane)[0].logit
-    except OSError as error:
-        raise DatasetError(
-            f"Cannot read the train {plane} volume {path}: {error.strerror}."
-        ) from error
-    except NpyFormatError as error:
-        raise DatasetError(f"The train {plane} volume {path} {error}.") from error
+        return score_plane(network, spec, reader.volume(case_id, plane), plane)[0].logit
     except InvalidVolumeError as error:
-        raise DatasetError(f"The train {plane} volume {path} {error.problem}.") from error
+        raise DatasetError(f"The train {plane} volume of case {case_id} {error.problem}") from error
 
 
-def _train_labels(root: Path, task: str) -> dict[str, int]:
-    path = labels_path(root, "train", task)
-    try:
-        labels = read_labels(path)
-    except OSError as error:
-        raise DatasetError(f"Cannot read the labels {path}: {error.strerror}.") from error
-    except ValueError as error:
-        raise DatasetError(f"The labels file {path} is not valid: {error}.") from error
-    if len(set(labels.values())) < 2:
+def _train_reader(root: Path, task: str) -> SplitReader:
+    reader = SplitReader(root, "train", task)
+    if len(set(reader.labels.values())) < 2:
         raise DatasetError(
-            f"The labels {path} have {len(labels)} cases but not both classes, "
-            "so no fusion can be fitted on them."
+            f"The labels {labels_path(root, 'train', task)} have {len(reader)} cases but not "
+            "both classes, so no fusion can be fitted on them."
         )
-    return labels
+    return reader
 
 
 def fit_fusion(
     weights: ImportedWeights, root: Path, task: str, dtype: WeightsDtype, *, progress: bool = False
 ) -> tuple[Fusion, Metrics]:
     """Logistic regression on the train split's three plane logits, and its train AUCs."""
-    labels = _train_labels(root, task)
+    reader = _train_reader(root, task)
     networks = {plane: _network(weights.states[plane], dtype) for plane in PLANES}
-    spec, cases = weights.format.input, sorted(labels)
+    spec, cases = weights.format.input, reader.case_ids
     logits = np.array([
-        [_case_logit(root, case_id, plane, networks[plane], spec) for plane in PLANES]
+        [_case_logit(reader, case_id, plane, networks[plane], spec) for plane in PLANES]
         for case_id in tqdm(cases, desc="scoring train cases", unit="case", disable=not progress)
     ])  # fmt: skip  # (cases, 3)
-    y = np.array([labels[case_id] for case_id in cases])
+    y = reader.label_array()
     fusion = fit_logistic_fusion(logits, y)
     planes = {
         p: PlaneMetrics(auc=float(roc_auc_score(y, logits[:, i]))) for i, p in enumerate(PLANES)
