@@ -28,6 +28,7 @@ from service.inference.batch import BatchStats, run_batch
 from service.inference.predictor import ExamPrediction
 from service.store.loader import ModelPackage
 
+_SHUTTING_DOWN = "The service is shutting down and takes no new work."
 BatchObserver = Callable[[BatchStats, float], None]  # stats, seconds of compute
 
 
@@ -104,22 +105,24 @@ class Engine:
 
     def ensure_room(self) -> None:
         """Refuse at once while the queue is full, before an upload is even read."""
-        if self._stopping or self._queued_slices + 3 > self.config.max_queue_slices:
-            raise QueueFullError(
-                f"The inference queue is full ({self._queued_slices} of "
-                f"{self.config.max_queue_slices} slices waiting); try again shortly."
-            )
+        if self._stopping:
+            raise QueueFullError(_SHUTTING_DOWN)
+        if self._queued_slices + 3 > self.config.max_queue_slices:
+            raise self._full()
+
+    def _full(self) -> QueueFullError:
+        return QueueFullError(
+            f"The inference queue is full ({self._queued_slices} of "
+            f"{self.config.max_queue_slices} slices waiting); try again shortly."
+        )
 
     def submit(self, job: ExamJob) -> Future[ExamOutcome]:
         """Queue an exam, or raise QueueFullError at once when the slices do not fit."""
         with self._cond:
             if self._stopping:
-                raise QueueFullError("The service is shutting down and takes no new work.")
+                raise QueueFullError(_SHUTTING_DOWN)
             if self._queued_slices + job.slices > self.config.max_queue_slices:
-                raise QueueFullError(
-                    f"The inference queue is full ({self._queued_slices} of "
-                    f"{self.config.max_queue_slices} slices waiting); try again shortly."
-                )
+                raise self._full()
             self._queue.append(job)
             self._queued_slices += job.slices
             self._cond.notify()
