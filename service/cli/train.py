@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
         min_sensitivity=args.min_sensitivity,
         work_dir=Path(args.work_dir or f"runs/{args.task}-seed{args.seed}"),
         backbone_weights=Path(args.backbone_weights) if args.backbone_weights else None,
-        stages=StageConfig(pretrain_lr=args.pretrain_lr, finetune_lr=args.lr),
+        stages=StageConfig(
+            pretrain_lr=args.pretrain_lr, finetune_lr=args.lr, easy_per_hard=args.easy_negatives
+        ),
     )
     command = shlex.join(["mrnet", *sys.argv[1:]])
     assembled = run_training(config, command)
@@ -64,6 +66,12 @@ def register(commands: Subcommands) -> None:
     )
     parser.add_argument("--lr", type=float, default=1e-5, help="fine-tuning learning rate")
     parser.add_argument("--pretrain-lr", type=float, default=1e-4, help="pretraining rate")
+    parser.add_argument(
+        "--easy-negatives",
+        type=float,
+        default=1.0,
+        help="pretraining slices away from the ligament per slice within it (default 1)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

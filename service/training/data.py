@@ -61,11 +61,16 @@ class SliceRef:
     label: int
 
 
-def slice_labels(data: PlaneData, rng: np.random.Generator) -> list[SliceRef]:
+def slice_labels(
+    data: PlaneData, rng: np.random.Generator, easy_per_hard: float = 1.0
+) -> list[SliceRef]:
     """Slices for backbone pretraining from the ground truth, shuffled.
 
     Positives are slices that show a tear. Every other slice that cuts the
-    ligament is a hard negative; a quarter as many again are drawn from the rest.
+    ligament is a hard negative; `easy_per_hard` as many again are drawn from the
+    rest. Too few of those (a quarter was tried) leaves the backbone untrained on
+    the slices far from the notch, and its features there grow large enough to
+    take the top attention of the volume (measured on the demo's coronal plane).
     """
     positives, hard, easy = [], [], []
     for case, (volume, truth) in enumerate(zip(data.volumes, data.truths, strict=True)):
@@ -78,7 +83,7 @@ def slice_labels(data: PlaneData, rng: np.random.Generator) -> list[SliceRef]:
                 hard.append(SliceRef(case, index, 0))
             else:
                 easy.append(SliceRef(case, index, 0))
-    count = min(len(easy), len(hard) // 4)
+    count = min(len(easy), round(len(hard) * easy_per_hard))
     chosen = [easy[i] for i in rng.choice(len(easy), size=count, replace=False)]
     refs = positives + hard + chosen
     return [refs[i] for i in rng.permutation(len(refs))]

@@ -30,6 +30,7 @@ class StageConfig:
     finetune_lr: float = 1e-5
     weight_decay: float = 0.01
     slice_batch: int = 32
+    easy_per_hard: float = 1.0  # pretraining negatives away from the ligament, per hard one
     pretrain_crop: int | None = 128  # centre crop for slice pretraining; None: whole slices
     augmentation: Augmentation = field(default_factory=Augmentation)
     # Slice pretraining from scratch learns only with mild augmentation (measured).
@@ -77,7 +78,7 @@ def pretrain_slices(
     """One epoch of slice-level training; returns the mean loss."""
     device = next(net.parameters()).device
     rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    refs = slice_labels(data, rng)
+    refs = slice_labels(data, rng, config.easy_per_hard)
     labels = np.array([ref.label for ref in refs], dtype=np.int64)
     weight = positive_weight(labels).to(device)
     net.train()

@@ -62,6 +62,7 @@ class TrainConfig:
             "task": self.task,
             "epochs": self.epochs,
             "pretrain_epochs": self.pretrain_epochs,
+            "easy_per_hard": self.stages.easy_per_hard,
             "seed": self.seed,
             "backbone_weights": str(self.backbone_weights) if self.backbone_weights else None,
         }
@@ -182,7 +183,7 @@ def save_plane_run(work_dir: Path, run: PlaneRun) -> None:
     (work_dir / f"{run.plane}.json").write_text(json.dumps(record, indent=1))
 
 
-SCHEDULE_KEYS = ("epochs", "pretrain_epochs")
+SCHEDULE_KEYS = ("epochs", "pretrain_epochs", "easy_per_hard")
 
 
 def load_plane_run(

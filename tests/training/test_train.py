@@ -115,9 +115,12 @@ def test_slice_labels_from_ground_truth(tmp_path: Path) -> None:
     hard = [r for r in refs if r.label == 0 and r.index in range(2, 6)]
     assert len(hard) == 6 * 4 - 4
     easy = [r for r in refs if r.label == 0 and r.index not in range(2, 6)]
-    assert len(easy) == len(hard) // 4
+    available = sum(volume.shape[0] for volume in data.volumes) - 6 * 4
+    assert len(easy) == min(available, len(hard))
     negatives = [r for r in refs if r.label == 0]
     assert len(negatives) == len(set(negatives))
+    fewer = slice_labels(data, np.random.default_rng(0), easy_per_hard=0.25)
+    assert len([r for r in fewer if r.label == 0 and r.index not in range(2, 6)]) == 5
 
 
 def test_evaluate_command_writes_json(trained: tuple[TrainConfig, Path], tmp_path: Path) -> None:
