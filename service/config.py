@@ -6,6 +6,7 @@ Defaults serve the demo model and demo data on one machine with no setup.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 StringList = Annotated[list[str], NoDecode]
+DATASET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class Settings(BaseSettings):
@@ -23,6 +25,10 @@ class Settings(BaseSettings):
     tasks: StringList = Field(["acl"], description="tasks to serve (JSON list)")
     pinned_versions: dict[str, str] = Field(
         default_factory=dict, description='pin a version per task, e.g. {"acl": "1"}'
+    )
+    datasets: dict[str, Path] = Field(
+        default_factory=lambda: {"demo": Path("data/demo")},
+        description='data sets to browse, name to root folder (JSON), e.g. {"demo": "data/demo"}',
     )
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
@@ -46,6 +52,16 @@ class Settings(BaseSettings):
         if value.lstrip().startswith("["):
             return json.loads(value)
         return [part.strip() for part in value.split(",") if part.strip()]
+
+    @field_validator("datasets")
+    @classmethod
+    def _dataset_names(cls, value: dict[str, Path]) -> dict[str, Path]:
+        for name in value:
+            if not DATASET_NAME.fullmatch(name):
+                raise ValueError(
+                    f"data set name {name!r} must be 1 to 64 letters, digits, '_' or '-'"
+                )
+        return value
 
     @model_validator(mode="after")
     def _batch_holds_a_volume(self) -> Settings:

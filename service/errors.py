@@ -31,6 +31,14 @@ class DatasetError(MRNetError):
     """A data set is missing, malformed, or does not have what was asked for."""
 
 
+class InvalidQueryError(MRNetError):
+    """A query parameter is malformed or asks for something the data cannot answer."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class UnknownTaskError(MRNetError):
     """A prediction asked for a task that no served package covers."""
 

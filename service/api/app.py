@@ -18,9 +18,10 @@ import service
 from service.api import problems
 from service.api.metrics import ServiceMetrics
 from service.api.middleware import RequestContextMiddleware
-from service.api.routes import health, metrics, models, predictions
+from service.api.routes import datasets, health, metrics, models, predictions, viewer
 from service.api.state import ServiceState
 from service.config import Settings, get_settings
+from service.datasets.index import build_catalog
 from service.datasets.npy import VolumeLimits
 from service.errors import MRNetError
 from service.inference.engine import EngineConfig
@@ -67,13 +68,25 @@ async def _load(state: ServiceState) -> None:
         state.loading = False
 
 
+async def _index(state: ServiceState) -> None:
+    try:
+        roots, limits = state.settings.datasets, state.volume_limits
+        state.catalog = await asyncio.to_thread(build_catalog, roots, limits)
+    except Exception as error:  # the index is tolerant; this is a bug, not bad data
+        state.catalog_failure = str(error)
+        logger.exception("the data set index could not be built")
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.service
     if not state.settings.api_keys:
         logger.warning("MRNET_API_KEYS is not set: the API is open to anyone who can reach it")
+    indexing = asyncio.create_task(_index(state))
     loading = asyncio.create_task(_load(state))
     yield
+    with contextlib.suppress(Exception):
+        await indexing
     # A load in progress runs in a thread that cannot be cancelled: let it finish (it is
     # bounded by reading the packages), so the engine it starts is stopped below.
     with contextlib.suppress(Exception):
@@ -95,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for router in (health.router, metrics.router, models.router, predictions.router):
         app.include_router(router)
+    app.include_router(datasets.router)
+    app.include_router(viewer.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

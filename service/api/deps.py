@@ -5,10 +5,13 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from service.api.problems import ProblemError
 from service.api.state import ServiceState
+from service.datasets.catalog import CaseEntry, Catalog, PlaneRef, SplitIndex
+from service.imaging.renderer import SliceRenderer
+from service.imaging.slices import Window
 from service.inference.runtime import Runtime
 
 
@@ -60,3 +63,63 @@ def require_api_key(request: Request, state: StateDep) -> None:
 
 
 ApiKey = Depends(require_api_key)
+
+
+def get_catalog(state: StateDep) -> Catalog:
+    return state.ready_catalog()
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+def get_split(dataset: str, split: str, catalog: CatalogDep) -> SplitIndex:
+    """The split named in the path, looked up in the index (404 when it is not there)."""
+    return catalog.split(dataset, split)
+
+
+SplitDep = Annotated[SplitIndex, Depends(get_split)]
+
+
+def get_case(case_id: str, split: SplitDep) -> CaseEntry:
+    return split.case(case_id)
+
+
+CaseDep = Annotated[CaseEntry, Depends(get_case)]
+
+
+def get_plane(case_id: str, plane: str, split: SplitDep) -> PlaneRef:
+    return split.plane(case_id, plane)
+
+
+PlaneDep = Annotated[PlaneRef, Depends(get_plane)]
+
+
+def get_renderer(state: StateDep) -> SliceRenderer:
+    return state.renderer
+
+
+RendererDep = Annotated[SliceRenderer, Depends(get_renderer)]
+
+
+def get_window(
+    window: Annotated[
+        str | None,
+        Query(description="center,width: maps [c - w/2, c + w/2] of the stored values to 0..255"),
+    ] = None,
+) -> Window | None:
+    return Window.parse(window) if window is not None else None
+
+
+WindowDep = Annotated[Window | None, Depends(get_window)]
+
+LabelQuery = Annotated[int | None, Query(ge=0, le=1, description="only cases with this label")]
+
+
+def get_label_filters(
+    abnormal: LabelQuery = None, acl: LabelQuery = None, meniscus: LabelQuery = None
+) -> dict[str, int]:
+    given = {"abnormal": abnormal, "acl": acl, "meniscus": meniscus}
+    return {task: value for task, value in given.items() if value is not None}
+
+
+LabelFiltersDep = Annotated[dict[str, int], Depends(get_label_filters)]

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service.errors import (
     DatasetError,
     DeadlineExceededError,
+    InvalidQueryError,
     InvalidVolumeError,
     MRNetError,
     NotReadyError,
@@ -93,6 +94,9 @@ def from_domain(error: MRNetError) -> ProblemError:
     if isinstance(error, InvalidVolumeError):
         field = [FieldError(field=error.plane, message=detail)]
         return ProblemError(422, "invalid-volume", "Invalid volume", detail, errors=field)
+    if isinstance(error, InvalidQueryError):
+        field = [FieldError(field=error.field, message=detail)]
+        return ProblemError(422, "invalid-query", "Invalid query", detail, errors=field)
     if isinstance(error, UnknownTaskError):
         field = [FieldError(field="task", message=detail)]
         return ProblemError(422, "unknown-task", "Unknown task", detail, errors=field)
@@ -179,10 +183,10 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the given error statuses."""
     described = {
         401: "Missing or wrong API key",
-        404: "Not found",
+        404: "Not found: unknown data set, split, case, plane or slice",
         413: "Upload over the size cap",
         415: "Not multipart/form-data",
-        422: "Invalid volume, missing plane or unknown task",
+        422: "Invalid volume, missing plane, unknown task or malformed query",
         503: "Queue full or models not ready (see Retry-After)",
         504: "Deadline passed",
     }

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from service.datasets.catalog import CaseEntry, DatasetIndex, SplitIndex
 from service.datasets.layout import Plane
 from service.inference.engine import ExamOutcome
 from service.inference.predictor import PlanePrediction
@@ -107,4 +108,92 @@ def prediction_response(
             total=round(total_ms, 2),
         ),
         warnings=exam.warnings,
+    )
+
+
+class SplitInfo(BaseModel):
+    name: str = Field(examples=["valid"])
+    cases: int = Field(examples=[120])
+    tasks: list[str] = Field(description="tasks with a label file", examples=[["acl"]])
+    has_ground_truth: bool = Field(description="slice-level ground truth (synthetic data)")
+
+
+class DatasetInfo(BaseModel):
+    name: str = Field(examples=["demo"])
+    available: bool
+    problem: str | None = Field(description="what is wrong with the data set, if anything")
+    splits: list[SplitInfo]
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetInfo]
+
+
+class VolumeInfo(BaseModel):
+    num_slices: int = Field(examples=[36])
+    height: int = Field(examples=[256])
+    width: int = Field(examples=[256])
+
+
+class CaseInfo(BaseModel):
+    case_id: str = Field(examples=["1130"])
+    labels: dict[str, int | None] = Field(description="0 or 1 per task; null where unknown")
+    planes: dict[str, VolumeInfo | None] = Field(description="null where the file is missing")
+    missing_planes: list[str]
+    acl_slices: dict[str, list[int] | None] | None = Field(
+        description="first and last slice that cut the ACL per plane, where ground truth has it"
+    )
+
+
+class CasePage(BaseModel):
+    dataset: str
+    split: str
+    offset: int
+    limit: int
+    total: int = Field(description="cases that pass the filters")
+    cases: list[CaseInfo]
+
+
+def dataset_info(dataset: DatasetIndex) -> DatasetInfo:
+    return DatasetInfo(
+        name=dataset.name,
+        available=dataset.available,
+        problem=dataset.problem,
+        splits=[
+            SplitInfo(
+                name=split.name,
+                cases=len(split.cases),
+                tasks=list(split.tasks),
+                has_ground_truth=split.has_ground_truth,
+            )
+            for split in dataset.splits.values()
+        ],
+    )
+
+
+def case_info(case: CaseEntry) -> CaseInfo:
+    planes = {
+        plane: None if shape is None else VolumeInfo(**vars(shape))
+        for plane, shape in case.planes.items()
+    }
+    acl = case.acl_slices
+    return CaseInfo(
+        case_id=case.case_id,
+        labels=case.labels,
+        planes=planes,
+        missing_planes=list(case.missing_planes),
+        acl_slices=None
+        if acl is None
+        else {plane: None if pair is None else list(pair) for plane, pair in acl.items()},
+    )
+
+
+def case_page(split: SplitIndex, cases: list[CaseEntry], offset: int, limit: int) -> CasePage:
+    return CasePage(
+        dataset=split.dataset,
+        split=split.name,
+        offset=offset,
+        limit=limit,
+        total=len(cases),
+        cases=[case_info(case) for case in cases[offset : offset + limit]],
     )

@@ -1,29 +1,61 @@
-"""Turn uploaded `.npy` bytes into a prepared exam job (no HTTP here)."""
+"""Turn uploaded `.npy` bytes, or stored `.npy` files, into a prepared exam job (no HTTP here).
+
+Both paths check a volume with the same reader and limits and prepare it with
+the same `InputSpec` step, so a stored case scores exactly as its files would
+when uploaded.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from torch import Tensor
 
 from service.datasets.layout import PLANES, Plane
-from service.datasets.npy import NpyFormatError, VolumeLimits, parse_volume
+from service.datasets.npy import NpyFormatError, VolumeLimits, load_volume, parse_volume
 from service.errors import InvalidVolumeError
 from service.inference.engine import ExamJob
 from service.model.preprocess import InputSpec, prepare_volume
 
+PreparedPlane = tuple[Tensor, list[str]]
+
+
+def _prepare(
+    plane: Plane, read: Callable[[], npt.NDArray[np.generic]], spec: InputSpec
+) -> PreparedPlane:
+    try:
+        prepared = prepare_volume(read(), spec)
+    except (NpyFormatError, ValueError) as error:
+        raise InvalidVolumeError(plane, f"{error}.") from error
+    except OSError as error:
+        raise InvalidVolumeError(plane, f"cannot be read ({error.strerror}).") from error
+    return prepared.slices, [f"The {plane} volume {note}." for note in prepared.warnings]
+
 
 def prepare_plane(
     plane: Plane, data: bytes, spec: InputSpec, limits: VolumeLimits
-) -> tuple[Tensor, list[str]]:
+) -> PreparedPlane:
     """Check one uploaded volume and prepare it as the package's input says."""
-    try:
-        volume = parse_volume(data, limits)
-        prepared = prepare_volume(volume, spec)
-    except (NpyFormatError, ValueError) as error:
-        raise InvalidVolumeError(plane, f"{error}.") from error
-    return prepared.slices, [f"The {plane} volume {note}." for note in prepared.warnings]
+    return _prepare(plane, lambda: parse_volume(data, limits), spec)
+
+
+def load_plane(plane: Plane, path: Path, spec: InputSpec, limits: VolumeLimits) -> PreparedPlane:
+    """Read and check one stored volume file and prepare it as the package's input says."""
+    return _prepare(plane, lambda: load_volume(path, limits), spec)
+
+
+def _exam(task: str, prepare: Callable[[Plane], PreparedPlane], timeout_s: float) -> ExamJob:
+    deadline = time.monotonic() + timeout_s
+    planes: dict[Plane, Tensor] = {}
+    warnings: list[str] = []
+    for plane in PLANES:
+        planes[plane], notes = prepare(plane)
+        warnings.extend(notes)
+    return ExamJob(task, planes, warnings, deadline=deadline)
 
 
 def prepare_exam(
@@ -33,11 +65,16 @@ def prepare_exam(
     limits: VolumeLimits,
     timeout_s: float,
 ) -> ExamJob:
-    """A job for the engine; its deadline counts from now. Runs off the event loop."""
-    deadline = time.monotonic() + timeout_s
-    planes: dict[Plane, Tensor] = {}
-    warnings: list[str] = []
-    for plane in PLANES:
-        planes[plane], notes = prepare_plane(plane, files[plane], spec, limits)
-        warnings.extend(notes)
-    return ExamJob(task, planes, warnings, deadline=deadline)
+    """A job for the engine from uploaded bytes; its deadline counts from now. Off the loop."""
+    return _exam(task, lambda plane: prepare_plane(plane, files[plane], spec, limits), timeout_s)
+
+
+def load_exam(
+    task: str,
+    paths: Mapping[Plane, Path],
+    spec: InputSpec,
+    limits: VolumeLimits,
+    timeout_s: float,
+) -> ExamJob:
+    """A job for the engine from stored files; its deadline counts from now. Off the loop."""
+    return _exam(task, lambda plane: load_plane(plane, paths[plane], spec, limits), timeout_s)

@@ -18,7 +18,7 @@ from service.devices import resolve_device
 from service.errors import UnknownTaskError
 from service.inference.batch import for_device
 from service.inference.engine import BatchObserver, Engine, EngineConfig, ExamOutcome, warm_up
-from service.inference.exams import prepare_exam
+from service.inference.exams import load_exam, prepare_exam
 from service.store.loader import ModelPackage, load_package
 
 logger = logging.getLogger("mrnet.runtime")
@@ -64,6 +64,14 @@ class Runtime:
         spec = self.package(task).manifest.input
         job = await asyncio.to_thread(
             prepare_exam, task, files, spec, self.config.limits, self.config.request_timeout_s
+        )
+        return await self.engine.predict(job)
+
+    async def predict_stored(self, task: str, paths: Mapping[Plane, Path]) -> ExamOutcome:
+        """The same as `predict`, with the volumes read from stored `.npy` files."""
+        spec = self.package(task).manifest.input
+        job = await asyncio.to_thread(
+            load_exam, task, paths, spec, self.config.limits, self.config.request_timeout_s
         )
         return await self.engine.predict(job)
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 
 from service.api.deps import ApiKey, RuntimeDep, StateDep
 from service.api.problems import responses
-from service.api.schemas import PredictionResponse, prediction_response
+from service.api.schemas import PredictionResponse
+from service.api.scoring import answer, queued
 from service.api.uploads import read_exam_form
 
 router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[ApiKey])
@@ -54,15 +55,5 @@ async def create_prediction(
     runtime.admit()
     task, files = await read_exam_form(request)
     package = runtime.package(task)
-    state.metrics.pending.inc()
-    try:
-        outcome = await runtime.predict(task, files)
-    finally:
-        state.metrics.pending.dec()
-    state.metrics.queue_seconds.observe(outcome.queue_ms / 1000)
-    total_ms = (time.perf_counter() - started) * 1000
-    request.scope["state"]["timing_ms"] = {
-        "queue": round(outcome.queue_ms, 2),
-        "inference": round(outcome.inference_ms, 2),
-    }
-    return prediction_response(outcome, package, request.scope["state"]["request_id"], total_ms)
+    outcome = await queued(state, runtime.predict(task, files))
+    return answer(request, outcome, package, started)

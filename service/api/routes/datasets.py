@@ -1,0 +1,147 @@
+"""Browse the configured data sets: cases, slices as PNG, CAM overlays, stored predictions.
+
+Every path part is looked up in the data set index by the dependencies; nothing
+from the URL becomes part of a file path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from service.api.deps import (
+    ApiKey,
+    CaseDep,
+    CatalogDep,
+    LabelFiltersDep,
+    PlaneDep,
+    RendererDep,
+    RuntimeDep,
+    SplitDep,
+    StateDep,
+    WindowDep,
+)
+from service.api.images import PNG_RESPONSES, is_fresh, not_modified, png
+from service.api.problems import responses
+from service.api.schemas import (
+    CaseInfo,
+    CasePage,
+    DatasetList,
+    PredictionResponse,
+    case_info,
+    case_page,
+    dataset_info,
+)
+from service.api.scoring import answer, queued
+from service.api.uploads import DEFAULT_TASK
+from service.inference.engine import ExamOutcome
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[ApiKey])
+
+CASE = "/{dataset}/{split}/cases/{case_id}"
+Task = Annotated[str, Query(description="the model's task")]
+
+
+@router.get(
+    "",
+    response_model=DatasetList,
+    responses=responses(401, 503),
+    summary="Configured data sets: availability, splits, case counts and label tasks",
+)
+async def list_datasets(catalog: CatalogDep) -> DatasetList:
+    return DatasetList(datasets=[dataset_info(d) for d in catalog.datasets.values()])
+
+
+@router.get(
+    "/{dataset}/{split}/cases",
+    response_model=CasePage,
+    responses=responses(401, 404, 422, 503),
+    summary="Cases of a split in case_id order, paged, optionally filtered by labels",
+)
+async def list_cases(
+    split: SplitDep,
+    filters: LabelFiltersDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CasePage:
+    return case_page(split, split.select(filters), offset, limit)
+
+
+@router.get(
+    CASE,
+    response_model=CaseInfo,
+    responses=responses(401, 404, 503),
+    summary="One case: labels, slice counts per plane, ground truth where there is some",
+)
+async def get_case(case: CaseDep) -> CaseInfo:
+    return case_info(case)
+
+
+@router.get(
+    CASE + "/{plane}/slices/{index}.png",
+    response_class=Response,
+    responses={**PNG_RESPONSES, **responses(401, 404, 422, 503)},
+    summary="One slice as a lossless 8-bit gray PNG, optionally windowed",
+)
+async def slice_png(
+    request: Request, ref: PlaneDep, index: int, window: WindowDep, renderer: RendererDep
+) -> Response:
+    index = ref.check_slice(index)
+    tag = await renderer.slice_tag(ref, index, window)
+    if is_fresh(request, tag):
+        return not_modified(tag)
+    return png(await renderer.slice_png(ref, index, window), tag)
+
+
+@router.get(
+    CASE + "/{plane}/slices/{index}/cam.png",
+    response_class=Response,
+    responses={**PNG_RESPONSES, **responses(401, 404, 422, 503)},
+    summary="One slice in gray with the model's class activation map blended over it (RGB)",
+)
+async def cam_png(
+    request: Request,
+    ref: PlaneDep,
+    index: int,
+    runtime: RuntimeDep,
+    renderer: RendererDep,
+    task: Task = DEFAULT_TASK,
+) -> Response:
+    index = ref.check_slice(index)
+    package = runtime.package(task)
+    tag = await renderer.cam_tag(ref, index, package)
+    if is_fresh(request, tag):
+        return not_modified(tag)
+    return png(await renderer.cam_png(ref, index, package), tag)
+
+
+@router.get(
+    CASE + "/prediction",
+    response_model=PredictionResponse,
+    responses=responses(401, 404, 422, 503, 504),
+    summary="The prediction for a stored case: the same body as POST /v1/predictions",
+)
+async def case_prediction(
+    request: Request,
+    state: StateDep,
+    runtime: RuntimeDep,
+    split: SplitDep,
+    case: CaseDep,
+    task: Task = DEFAULT_TASK,
+) -> PredictionResponse:
+    started = time.perf_counter()
+    package = runtime.package(task)
+    paths = split.volume_paths(case.case_id)
+
+    async def predict() -> ExamOutcome:
+        runtime.admit()
+        return await queued(state, runtime.predict_stored(task, paths))
+
+    key = (split.dataset, split.name, case.case_id, task, package.digest)
+    outcome, cached = await state.stored_predictions.get(key, predict)
+    if cached:  # nothing waited or ran for this request
+        outcome = dataclasses.replace(outcome, queue_ms=0.0, inference_ms=0.0)
+    return answer(request, outcome, package, started)

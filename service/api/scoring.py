@@ -1,0 +1,36 @@
+"""What both prediction routes share: counting the pending work, and the answer's body."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable
+
+from fastapi import Request
+
+from service.api.schemas import PredictionResponse, prediction_response
+from service.api.state import ServiceState
+from service.inference.engine import ExamOutcome
+from service.store.loader import ModelPackage
+
+
+async def queued(state: ServiceState, work: Awaitable[ExamOutcome]) -> ExamOutcome:
+    """Await an exam through the engine, counted in the pending and queue-time metrics."""
+    state.metrics.pending.inc()
+    try:
+        outcome = await work
+    finally:
+        state.metrics.pending.dec()
+    state.metrics.queue_seconds.observe(outcome.queue_ms / 1000)
+    return outcome
+
+
+def answer(
+    request: Request, outcome: ExamOutcome, package: ModelPackage, started: float
+) -> PredictionResponse:
+    """The prediction body; the timings also go to the access log."""
+    total_ms = (time.perf_counter() - started) * 1000
+    request.scope["state"]["timing_ms"] = {
+        "queue": round(outcome.queue_ms, 2),
+        "inference": round(outcome.inference_ms, 2),
+    }
+    return prediction_response(outcome, package, request.scope["state"]["request_id"], total_ms)

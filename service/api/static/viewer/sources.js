@@ -1,0 +1,35 @@
+// Where a plane panel's slice images come from: the service (a stored case) or the
+// uploaded files themselves. A source says whether it has CAM overlays, names each image
+// (the name ends up in the image's data-src), and fetches it as a blob.
+
+import { casePath, getBlob } from "./api.js";
+import { readVolume, sliceBlob } from "./npy.js";
+
+export function caseSource(dataset, split, caseId) {
+  const base = casePath(dataset, split, caseId);
+  const url = (plane, index, cam) => `${base}/${plane}/slices/${index}${cam ? "/cam.png" : ".png"}`;
+  return {
+    cam: true,
+    describe: url,
+    blob: (plane, index, cam, signal) => getBlob(url(plane, index, cam), signal),
+  };
+}
+
+// `volumes` maps plane to what readPreview read (planes without a preview are not asked for).
+export function uploadSource(volumes) {
+  return {
+    cam: false,
+    describe: (plane, index) => `upload:${plane}/${index}`,
+    blob: (plane, index) => sliceBlob(volumes[plane], index),
+  };
+}
+
+// {volume, slices, image: true} for a file the browser can show, else {error: why not}.
+export async function readPreview(file) {
+  try {
+    const volume = readVolume(await file.arrayBuffer());
+    return { volume, slices: volume.slices, image: true };
+  } catch (error) {
+    return { error: `No preview of ${file.name}: ${error.message}.` };
+  }
+}

@@ -1,0 +1,1 @@
+"""Slices of stored volumes as images: gray PNGs and class activation overlays."""
