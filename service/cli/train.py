@@ -69,8 +69,8 @@ def register(commands: Subcommands) -> None:
     parser.add_argument(
         "--easy-negatives",
         type=float,
-        default=1.0,
-        help="pretraining slices away from the ligament per slice within it (default 1)",
+        default=0.25,
+        help="pretraining slices away from the ligament per slice within it (default 0.25)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     parser.add_argument("--seed", type=int, default=0)

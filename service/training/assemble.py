@@ -18,7 +18,12 @@ from service.model.network import MRNetPlane
 from service.store.manifest import Metrics, PackageDraft, Threshold, Training
 from service.store.writer import write_package
 from service.training.fusion import fit_logistic_fusion
-from service.training.trainer import PlaneRun, TrainConfig, plane_logit_matrix
+from service.training.trainer import (
+    PlaneRun,
+    TrainConfig,
+    fusion_training_logits,
+    plane_logit_matrix,
+)
 
 DEMO_USE = (
     "For demonstration and software testing only. Trained on synthetic knee phantoms, "
@@ -55,7 +60,9 @@ def _data_origin(config: TrainConfig) -> dict[str, Any]:
     return {"data_command": command, "data_generator_version": extra.get("generator_version")}
 
 
-def _training_record(config: TrainConfig, runs: dict[Plane, PlaneRun], command: str) -> Training:
+def _training_record(
+    config: TrainConfig, runs: dict[Plane, PlaneRun], command: str, fusion_logits: str
+) -> Training:
     pretrained = any(runs[p].summary.get("pretrained_on_slices") for p in PLANES)
     stages = ["pretrain-slices"] if pretrained else []
     stages += ["fit-head", "finetune-mrnet", "fit-fusion", "choose-threshold"]
@@ -67,6 +74,7 @@ def _training_record(config: TrainConfig, runs: dict[Plane, PlaneRun], command: 
         epochs=config.epochs,
         stages=stages,
         pretrain_epochs=config.pretrain_epochs,
+        fusion_fitted_on=f"train logits, {fusion_logits}",
         **_data_origin(config),
         planes={
             p: {k: runs[p].summary[k] for k in ("best_epoch", "valid_auc", "config", "history")}
@@ -80,7 +88,8 @@ def assemble(
 ) -> Assembled:
     train_labels = SplitReader(config.data, "train", config.task).label_array()
     valid = SplitReader(config.data, "valid", config.task)
-    fusion = fit_logistic_fusion(plane_logit_matrix(runs, "train"), train_labels)
+    fusion_logits, fusion_kind = fusion_training_logits(runs)
+    fusion = fit_logistic_fusion(fusion_logits, train_labels)
     valid_probs = np.array(
         [
             fusion.probability(dict(zip(PLANES, row, strict=True)))
@@ -104,7 +113,7 @@ def assemble(
         fusion=fusion,
         threshold=threshold,
         metrics=Metrics.model_validate(report),
-        training=_training_record(config, runs, command),
+        training=_training_record(config, runs, command, fusion_kind),
         intended_use=DEMO_USE if synthetic else REAL_USE,
     )
     path = write_package(config.out, draft, {p: runs[p].state for p in PLANES})

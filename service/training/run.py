@@ -10,6 +10,7 @@ from service.training.assemble import Assembled, assemble
 from service.training.trainer import (
     PlaneRun,
     TrainConfig,
+    add_cv_logits,
     load_plane_run,
     save_plane_run,
     train_plane,
@@ -45,4 +46,8 @@ def run_training(config: TrainConfig, command: str) -> Assembled | None:
             file=sys.stderr,
         )
         return None
+    for plane in PLANES:
+        if runs[plane].train_cv_logits is None:
+            runs[plane] = add_cv_logits(config, runs[plane], device)
+            save_plane_run(config.work_dir, runs[plane])
     return assemble(config, runs, command, device)

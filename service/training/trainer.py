@@ -9,7 +9,7 @@ three planes are there.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +26,12 @@ from service.model.preprocess import InputSpec
 from service.training.data import PlaneData, load_plane_data
 from service.training.stages import (
     StageConfig,
+    cross_validated_logits,
     finetune_epoch,
     finetune_optimizer,
     fit_head,
     init_from_scratch,
+    pooled_features,
     pretrain_optimizer,
     pretrain_slices,
     volume_logits,
@@ -75,6 +77,8 @@ class PlaneRun:
     train_logits: list[float]
     valid_logits: list[float]
     summary: dict[str, Any]
+    # Out-of-fold train logits for the fusion fit; None where too few exams (or an old run).
+    train_cv_logits: list[float] | None = None
 
 
 def _round_trip_float16(net: MRNetPlane) -> None:
@@ -142,6 +146,9 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     fit_head(net, train, config.progress)
     best_epoch, best_auc = _finetune(net, train, valid, config, log)
     _round_trip_float16(net)
+    cv_logits = cross_validated_logits(
+        pooled_features(net, train, config.progress), train.labels, config.seed
+    )
     summary = {
         "plane": plane,
         "best_epoch": best_epoch,
@@ -156,7 +163,20 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
         train_logits=volume_logits(net, train, config.progress).tolist(),
         valid_logits=volume_logits(net, valid, config.progress).tolist(),
         summary=summary,
+        train_cv_logits=None if cv_logits is None else cv_logits.tolist(),
     )
+
+
+def add_cv_logits(config: TrainConfig, run: PlaneRun, device: torch.device) -> PlaneRun:
+    """A finished plane from before out-of-fold logits were kept, with them computed now."""
+    train = load_plane_data(
+        SplitReader(config.data, "train", config.task), run.plane, config.spec, config.progress
+    )
+    net = MRNetPlane()
+    net.load_state_dict(run.state)
+    features = pooled_features(net.to(device), train, config.progress)
+    cv_logits = cross_validated_logits(features, train.labels, config.seed)
+    return replace(run, train_cv_logits=None if cv_logits is None else cv_logits.tolist())
 
 
 def load_backbone(net: MRNetPlane, path: Path) -> None:
@@ -179,11 +199,18 @@ def save_plane_run(work_dir: Path, run: PlaneRun) -> None:
         {k: v.contiguous() for k, v in run.state.items()},
         str(work_dir / f"{run.plane}.safetensors"),
     )
-    record = {**run.summary, "train_logits": run.train_logits, "valid_logits": run.valid_logits}
+    record = {
+        **run.summary,
+        "train_logits": run.train_logits,
+        "valid_logits": run.valid_logits,
+        "train_cv_logits": run.train_cv_logits,
+    }
     (work_dir / f"{run.plane}.json").write_text(json.dumps(record, indent=1))
 
 
 SCHEDULE_KEYS = ("epochs", "pretrain_epochs", "easy_per_hard")
+# What runs recorded before an option existed were trained with.
+PRE_OPTION_DEFAULTS = {"easy_per_hard": 0.25}
 
 
 def load_plane_run(
@@ -203,10 +230,13 @@ def load_plane_run(
     def essential(fingerprint: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in fingerprint.items() if k not in ignored}
 
-    if essential(record.get("config", {})) != essential(config.fingerprint()):
+    recorded = {**PRE_OPTION_DEFAULTS, **record.get("config", {})}
+    if essential(recorded) != essential(config.fingerprint()):
         return None
     train_logits, valid_logits = record.pop("train_logits"), record.pop("valid_logits")
-    return PlaneRun(plane, load_file(str(weights_path)), train_logits, valid_logits, record)
+    cv_logits = record.pop("train_cv_logits", None)
+    state = load_file(str(weights_path))
+    return PlaneRun(plane, state, train_logits, valid_logits, record, cv_logits)
 
 
 def plane_logit_matrix(
@@ -214,3 +244,15 @@ def plane_logit_matrix(
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
     columns = [runs[p].train_logits if split == "train" else runs[p].valid_logits for p in PLANES]
     return np.array(columns, dtype=np.float64).T  # (N, 3)
+
+
+def fusion_training_logits(
+    runs: dict[Plane, PlaneRun],
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], str]:
+    """The train logits (N, 3) the fusion is fitted on, and which kind they are."""
+    columns = [runs[p].train_cv_logits for p in PLANES]
+    if all(column is not None for column in columns):
+        return np.array(
+            columns, dtype=np.float64
+        ).T, "out-of-fold (heads refitted without the exam's fold)"
+    return plane_logit_matrix(runs, "train"), "in-sample"

@@ -58,16 +58,25 @@ def test_training_writes_a_loadable_verified_package(trained: tuple[TrainConfig,
     assert manifest.metrics.auc is not None and manifest.metrics.split == "valid"
     assert set(manifest.metrics.planes) == {"axial", "coronal", "sagittal"}
     assert "synthetic" in manifest.intended_use
+    fitted_on = manifest.training.model_extra["fusion_fitted_on"]  # type: ignore[index]
+    assert fitted_on.startswith("train logits, out-of-fold")
 
 
 def test_resume_reuses_finished_planes(trained: tuple[TrainConfig, Path]) -> None:
     config, _ = trained
     first = json.loads((config.work_dir / "sagittal.json").read_text())
+    assert len(first["train_cv_logits"]) == 6
+    # a record from before out-of-fold logits were kept gets them computed and saved
+    old = {k: v for k, v in first.items() if k != "train_cv_logits"}
+    old["config"] = {k: v for k, v in first["config"].items() if k != "easy_per_hard"}
+    (config.work_dir / "sagittal.json").write_text(json.dumps(old))
     again = run_training(
         TrainConfig(**{**config.__dict__, "resume": True, "planes": ("sagittal",)}), "again"
     )
     assert again is not None and again.path.name == "2"
-    assert json.loads((config.work_dir / "sagittal.json").read_text()) == first
+    restored = json.loads((config.work_dir / "sagittal.json").read_text())
+    assert restored["train_cv_logits"] == pytest.approx(first["train_cv_logits"])
+    assert restored["train_logits"] == first["train_logits"]
     assert list_versions(config.out, "acl") == ["1", "2"]
 
 
@@ -116,11 +125,13 @@ def test_slice_labels_from_ground_truth(tmp_path: Path) -> None:
     assert len(hard) == 6 * 4 - 4
     easy = [r for r in refs if r.label == 0 and r.index not in range(2, 6)]
     available = sum(volume.shape[0] for volume in data.volumes) - 6 * 4
-    assert len(easy) == min(available, len(hard))
+    assert len(easy) == len(hard) // 4 < available
     negatives = [r for r in refs if r.label == 0]
     assert len(negatives) == len(set(negatives))
-    fewer = slice_labels(data, np.random.default_rng(0), easy_per_hard=0.25)
-    assert len([r for r in fewer if r.label == 0 and r.index not in range(2, 6)]) == 5
+    more = slice_labels(data, np.random.default_rng(0), easy_per_hard=1.0)
+    assert len([r for r in more if r.label == 0 and r.index not in range(2, 6)]) == min(
+        available, len(hard)
+    )
 
 
 def test_evaluate_command_writes_json(trained: tuple[TrainConfig, Path], tmp_path: Path) -> None:
