@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Rebuild the demo package (model_store/acl/<next>) from scratch: about an hour on 2 CPU cores.
-# These are the commands that made model_store/acl/1. The coronal plane (T1-like, where a
-# tear is least conspicuous) gets a second, longer pretraining run; the other two planes
-# are reused from the work folder, and the package is written when that run ends.
+# These are the commands that trained the planes of model_store/acl/2. The coronal plane
+# (T1-like, where a tear is least conspicuous) gets a second, longer pretraining run; the
+# other two planes are reused from the work folder, and the package is written when that
+# run ends, with the fusion fitted on out-of-fold train logits. (acl/2 itself was
+# assembled from these planes by the coronal command with --resume, after out-of-fold
+# fusion was added; acl/1, the same planes with an in-sample fusion, is in git history.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/demo-train}

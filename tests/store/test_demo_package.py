@@ -15,7 +15,7 @@ STORE = Path(__file__).resolve().parents[2] / "model_store"
 
 
 def test_demo_package_verifies_and_is_labelled_for_demonstration() -> None:
-    package = load_package(STORE, "acl", "1")
+    package = load_package(STORE, "acl", "2")
     manifest = package.manifest
     assert manifest.weights.dtype == "float16"
     assert "synthetic" in manifest.intended_use and "not for clinical use" in manifest.intended_use
@@ -23,14 +23,17 @@ def test_demo_package_verifies_and_is_labelled_for_demonstration() -> None:
     assert manifest.training.command.startswith("mrnet train")
     assert (manifest.training.model_extra or {})["data_command"].startswith("mrnet synth")
     assert manifest.metrics.auc is not None and manifest.metrics.auc >= 0.95
-    # The bar of 0.80 is met in the sagittal plane; the fused hit rate is not (see README).
-    assert manifest.metrics.planes["sagittal"].model_extra["attention_hit_rate"] >= 0.80  # type: ignore[index]
+    # the project's bar: fused attention hit rate >= 0.80 on its synthetic validation split
+    assert (manifest.metrics.model_extra or {})["attention_hit_rate"] >= 0.80
+    assert manifest.training.model_extra["fusion_fitted_on"].startswith(  # type: ignore[index]
+        "train logits, out-of-fold"
+    )
     assert 0.0 < manifest.threshold.value < 1.0
 
 
 @pytest.mark.slow
 def test_demo_package_scores_a_synthetic_exam_on_the_256_path() -> None:
-    package = load_package(STORE, "acl", "1")
+    package = load_package(STORE, "acl", "2")
     plan = sample_plans(1, PREVALENCE["valid"], np.random.default_rng(5))[0]
     case = render_case(sample_case(0, plan, 5))
     prediction = predict_exam(package, case.volumes)
