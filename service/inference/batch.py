@@ -2,6 +2,10 @@
 
 On CUDA the forward runs under float16 autocast; on CPU in float32. Both use
 channels-last memory. Attribution is computed from float32 features on the CPU.
+On the CPU the packed stack goes through the backbone in chunks of
+`CPU_FORWARD_SLICES`: AlexNet's activations for 16 slices of 256x256 stay in
+cache, for 128 they do not (measured on 2 cores: 8.0 ms per slice in chunks
+of 8 to 16, 9.1 ms in one forward of 128).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from service.model.attribution import attribute
 from service.model.fusion import sigmoid
 from service.model.network import MRNetPlane
 from service.store.loader import ModelPackage
+
+CPU_FORWARD_SLICES = 16
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,12 @@ def for_device(package: ModelPackage) -> ModelPackage:
 def plane_features(network: MRNetPlane, stack: Tensor, device: torch.device) -> Tensor:
     """Per-slice features (N, 256), float32 on the CPU, for a packed stack (N, 1, h, w)."""
     stack = stack.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+    chunks = torch.split(stack, CPU_FORWARD_SLICES) if device.type == "cpu" else (stack,)
     with (
         torch.inference_mode(),
         torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"),
     ):
-        return network.embed(stack).float().cpu()  # (N, 256)
+        return torch.cat([network.embed(chunk).float().cpu() for chunk in chunks])  # (N, 256)
 
 
 def _plane_predictions(

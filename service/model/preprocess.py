@@ -8,7 +8,7 @@ the preprocessing their weights were trained with (crop, raw intensities ...).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor
+
+Float32Array = npt.NDArray[np.float32]
+T = TypeVar("T", Tensor, npt.NDArray[np.float32])
 
 MRNET_MEAN = 58.09
 MRNET_STD = 49.73
@@ -56,55 +59,61 @@ class PreparedVolume:
     warnings: list[str] = field(default_factory=list)
 
 
-def _resize(volume: Tensor, size: int) -> Tensor:
-    stack = volume[:, None]  # (S, 1, H, W)
+def _resize(volume: Float32Array, size: int) -> Float32Array:
     if volume.shape[1:] == (size, size):
-        return stack
-    return F.interpolate(stack, size=(size, size), mode="bilinear", antialias=True)
+        return volume
+    stack = torch.from_numpy(volume)[:, None]  # (S, 1, H, W)
+    resized = F.interpolate(stack, size=(size, size), mode="bilinear", antialias=True)
+    return resized[:, 0].numpy()  # (S, size, size)
 
 
-def centre_crop(stack: Tensor, crop: int) -> Tensor:
+def centre_crop(stack: T, crop: int) -> T:
+    """The centre crop x crop of the last two axes (a tensor or an array, as given)."""
     height, width = stack.shape[-2:]
     top, left = (height - crop) // 2, (width - crop) // 2
     return stack[..., top : top + crop, left : left + crop]
 
 
-def _intensity(stack: Tensor, spec: InputSpec, warnings: list[str]) -> Tensor:
+def _intensity(volume: Float32Array, spec: InputSpec, warnings: list[str]) -> Float32Array:
     if spec.intensity == "minmax":
-        low, high = stack.min(), stack.max()
+        low, high = volume.min(), volume.max()
         if high > low:
-            stack = (stack - low) / (high - low) * spec.scale_max
+            volume = (volume - low) / (high - low) * np.float32(spec.scale_max)
         else:
             warnings.append("is constant, so it carries no image information")
-            stack = torch.zeros_like(stack)
-    return (stack - spec.mean) / spec.std
+            volume = np.zeros_like(volume)
+    return (volume - np.float32(spec.mean)) / np.float32(spec.std)
 
 
 def prepare_volume(volume: npt.NDArray[np.generic] | Tensor, spec: InputSpec) -> PreparedVolume:
     """Resize, crop, rescale and normalise one (S, H, W) volume as `spec` says.
 
     Warnings are phrases about the volume ("was resized ..."), for the caller to
-    prefix with the plane's name.
+    prefix with the plane's name. The arithmetic is numpy's, single-threaded on
+    purpose: it runs in request threads beside the engine's worker, and torch ops
+    there would start a second OpenMP team that fights the worker's for the cores
+    (only a resize, which uploads rarely need, uses torch).
     """
     if isinstance(volume, Tensor):
-        stack = volume.to(torch.float32)
-    else:  # any byte order or memory order becomes native, C-ordered float32
-        stack = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))
-    if stack.ndim != 3:
-        raise ValueError(f"a volume is (slices, height, width), not shape {tuple(stack.shape)}")
-    if not torch.isfinite(stack).all():
+        volume = volume.detach().cpu().numpy()
+    # any byte order or memory order becomes native, C-ordered float32
+    array: Float32Array = np.ascontiguousarray(volume, dtype=np.float32)
+    if array.ndim != 3:
+        raise ValueError(f"a volume is (slices, height, width), not shape {array.shape}")
+    if not np.isfinite(array).all():
         raise ValueError("contains NaN or infinite values")
-    shape = (int(stack.shape[0]), int(stack.shape[1]), int(stack.shape[2]))
+    shape = (int(array.shape[0]), int(array.shape[1]), int(array.shape[2]))
     warnings: list[str] = []
     if shape[1:] != (spec.size, spec.size):
         warnings.append(
             f"had {shape[1]}x{shape[2]} slices and was resized to {spec.size}x{spec.size}"
         )
-    stack = _resize(stack, spec.size)  # (S, 1, size, size)
+    array = _resize(array, spec.size)  # (S, size, size)
     if spec.crop is not None:
-        stack = centre_crop(stack, spec.crop)  # (S, 1, crop, crop)
-    stack = _intensity(stack, spec, warnings)
-    return PreparedVolume(stack.contiguous(), shape, warnings)
+        array = centre_crop(array, spec.crop)  # (S, crop, crop)
+    array = _intensity(array, spec, warnings)
+    slices = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[:, None]
+    return PreparedVolume(slices, shape, warnings)  # (S, 1, h, w)
 
 
 def three_channels(stack: Tensor) -> Tensor:
