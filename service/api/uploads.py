@@ -10,6 +10,19 @@ from service.datasets.layout import PLANES, Plane
 
 TASK_FIELD = "task"
 DEFAULT_TASK = "acl"
+BYTES_PER_SLICE = 256 * 256  # one slice as MRNet stores them: 256x256 uint8
+
+
+def expected_slices(request: Request, max_slices: int) -> int:
+    """The upload's slice count as its Content-Length suggests (0 without one).
+
+    Only a guess for admission (other sizes and dtypes make it wrong); the
+    engine checks the real count when the exam is submitted.
+    """
+    length = request.headers.get("content-length", "")
+    if not length.isdigit():
+        return 0
+    return min(int(length) // BYTES_PER_SLICE, len(PLANES) * max_slices)
 
 
 def _invalid(errors: list[FieldError]) -> ProblemError:

@@ -33,6 +33,11 @@ class CaseEntry:
     def missing_planes(self) -> list[Plane]:
         return [plane for plane in PLANES if self.planes[plane] is None]
 
+    @property
+    def slices(self) -> int:
+        """Slices over the planes that are there."""
+        return sum(shape.num_slices for shape in self.planes.values() if shape is not None)
+
 
 @dataclass(frozen=True)
 class PlaneRef:

@@ -80,6 +80,7 @@ class Engine:
         self._on_batch = on_batch
         self._queue: deque[ExamJob] = deque()
         self._queued_slices = 0
+        self._reserved_slices = 0  # admitted uploads still being read and prepared
         self._cond = threading.Condition()
         self._stopping = False
         self._worker = threading.Thread(target=self._run, name="mrnet-engine", daemon=True)
@@ -103,34 +104,55 @@ class Engine:
         if self._worker.is_alive():
             self._worker.join(timeout_s)
 
-    def ensure_room(self) -> None:
-        """Refuse at once while the queue is full, before an upload is even read."""
-        if self._stopping:
-            raise QueueFullError(_SHUTTING_DOWN)
-        if self._queued_slices + 3 > self.config.max_queue_slices:
-            raise self._full()
+    def reserve(self, slices: int) -> Reservation:
+        """Hold room for an exam before its upload is read, or refuse at once.
 
-    def _full(self) -> QueueFullError:
-        return QueueFullError(
-            f"The inference queue is full ({self._queued_slices} of "
-            f"{self.config.max_queue_slices} slices waiting); try again shortly."
-        )
-
-    def submit(self, job: ExamJob) -> Future[ExamOutcome]:
-        """Queue an exam, or raise QueueFullError at once when the slices do not fit."""
+        Admitted uploads count against the queue while they are read and
+        prepared, so that a full queue is found out here, in microseconds, and
+        not after the reading. `slices` is the caller's estimate (at least one
+        slice per plane is held); `submit` checks the real count again.
+        """
+        slices = max(slices, len(PLANES))
         with self._cond:
             if self._stopping:
                 raise QueueFullError(_SHUTTING_DOWN)
-            if self._queued_slices + job.slices > self.config.max_queue_slices:
+            if self._queued_slices + self._reserved_slices + slices > self.config.max_queue_slices:
+                raise self._full()
+            self._reserved_slices += slices
+        return Reservation(self, slices)
+
+    def _release(self, slices: int) -> None:
+        """Under the lock: give back a reservation's room."""
+        self._reserved_slices -= slices
+
+    def _full(self) -> QueueFullError:
+        waiting = self._queued_slices + self._reserved_slices
+        return QueueFullError(
+            f"The inference queue is full ({waiting} of "
+            f"{self.config.max_queue_slices} slices waiting or being uploaded); try again shortly."
+        )
+
+    def submit(self, job: ExamJob, reservation: Reservation | None = None) -> Future[ExamOutcome]:
+        """Queue an exam, or raise QueueFullError at once when the slices do not fit.
+
+        The exam's reservation, if it has one, is given back as the exam takes its place.
+        """
+        with self._cond:
+            if reservation is not None:
+                reservation.release_locked()
+            if self._stopping:
+                raise QueueFullError(_SHUTTING_DOWN)
+            room = self.config.max_queue_slices - self._reserved_slices
+            if self._queued_slices + job.slices > room:
                 raise self._full()
             self._queue.append(job)
             self._queued_slices += job.slices
             self._cond.notify()
         return job.future
 
-    async def predict(self, job: ExamJob) -> ExamOutcome:
+    async def predict(self, job: ExamJob, reservation: Reservation | None = None) -> ExamOutcome:
         """Submit and wait until the result or the job's deadline, whichever is first."""
-        future = asyncio.wrap_future(self.submit(job))
+        future = asyncio.wrap_future(self.submit(job, reservation))
         remaining = job.deadline - time.monotonic()
         try:
             return await asyncio.wait_for(future, timeout=max(remaining, 0.0))
@@ -213,6 +235,31 @@ class Engine:
             prediction.warnings[:0] = job.warnings
             queue_ms = (started - job.enqueued) * 1000
             job.future.set_result(ExamOutcome(prediction, queue_ms, inference_ms, len(jobs)))
+
+
+class Reservation:
+    """Room held in an engine's queue for one admitted exam; given back exactly once."""
+
+    def __init__(self, engine: Engine, slices: int) -> None:
+        self._engine = engine
+        self.slices = slices
+        self._held = True
+
+    def release_locked(self) -> None:
+        """Give the room back; the caller holds the engine's lock."""
+        if self._held:
+            self._held = False
+            self._engine._release(self.slices)
+
+    def release(self) -> None:
+        with self._engine._cond:
+            self.release_locked()
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 def warm_up(engine: Engine) -> None:

@@ -17,7 +17,14 @@ from service.datasets.npy import VolumeLimits
 from service.devices import resolve_device
 from service.errors import UnknownTaskError
 from service.inference.batch import for_device
-from service.inference.engine import BatchObserver, Engine, EngineConfig, ExamOutcome, warm_up
+from service.inference.engine import (
+    BatchObserver,
+    Engine,
+    EngineConfig,
+    ExamOutcome,
+    Reservation,
+    warm_up,
+)
 from service.inference.exams import load_exam, prepare_exam
 from service.store.loader import ModelPackage, load_package
 
@@ -55,25 +62,29 @@ class Runtime:
             raise UnknownTaskError(task, sorted(self.packages))
         return self.packages[task]
 
-    def admit(self) -> None:
-        """Shed load early: a full queue refuses before the upload is read."""
-        self.engine.ensure_room()
+    def admit(self, expected_slices: int = 0) -> Reservation:
+        """Shed load early: hold queue room for an exam, or refuse before it is read."""
+        return self.engine.reserve(expected_slices)
 
-    async def predict(self, task: str, files: Mapping[Plane, bytes]) -> ExamOutcome:
+    async def predict(
+        self, task: str, files: Mapping[Plane, bytes], reservation: Reservation | None = None
+    ) -> ExamOutcome:
         """Check and prepare the upload off the event loop, then queue it for the worker."""
         spec = self.package(task).manifest.input
         job = await asyncio.to_thread(
             prepare_exam, task, files, spec, self.config.limits, self.config.request_timeout_s
         )
-        return await self.engine.predict(job)
+        return await self.engine.predict(job, reservation)
 
-    async def predict_stored(self, task: str, paths: Mapping[Plane, Path]) -> ExamOutcome:
+    async def predict_stored(
+        self, task: str, paths: Mapping[Plane, Path], reservation: Reservation | None = None
+    ) -> ExamOutcome:
         """The same as `predict`, with the volumes read from stored `.npy` files."""
         spec = self.package(task).manifest.input
         job = await asyncio.to_thread(
             load_exam, task, paths, spec, self.config.limits, self.config.request_timeout_s
         )
-        return await self.engine.predict(job)
+        return await self.engine.predict(job, reservation)
 
     def describe(self) -> list[dict[str, Any]]:
         return [

@@ -117,3 +117,27 @@ def test_a_tiny_deadline_answers_504_and_the_service_stays_ready(store: Path) ->
             assert_problem(client.post("/v1/predictions", files=small_exam()), 504, "deadline")
         assert client.get("/health/ready").status_code == 200
         assert client.get("/v1/models").status_code == 200
+
+
+def test_an_upload_too_big_for_the_room_left_is_refused_before_it_is_read(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = api_settings(
+        store,
+        max_slices=MAX_SLICES,
+        max_batch_slices=MAX_SLICES,
+        max_queue_slices=3 * MAX_SLICES,
+        max_upload_bytes=4 * 1024 * 1024,
+    )
+    with serve(settings) as client:
+        engine = engine_of(client)
+        with stalled_worker(monkeypatch, engine):
+            filler = engine.submit(job(slices=1))  # 3 of 24 slices taken
+            # Content-Length says about 24 slices of 256x256 uint8: more than the 21 left
+            big = client.post("/v1/predictions", content=b"x" * (24 * 256 * 256))
+            assert_problem(big, 503, "queue is full")
+            # a small body fits, is read, and gets the answer its content deserves
+            small = client.post("/v1/predictions", content=b"x" * 1000)
+            assert small.status_code == 415
+            assert engine.queued_slices == 3
+        filler.result(timeout=30)

@@ -93,6 +93,28 @@ def test_a_full_queue_refuses_at_once(package: ModelPackage) -> None:
     engine.stop()
 
 
+def test_admitted_uploads_hold_their_room_until_submitted(package: ModelPackage) -> None:
+    engine = Engine({"acl": package}, EngineConfig(max_queue_slices=40))  # never started
+    first = engine.reserve(30)
+    with pytest.raises(QueueFullError, match="30 of 40 slices"):
+        engine.reserve(15)  # refused before anything of it is read
+    smaller = engine.reserve(10)
+    # the reservation becomes the exam's place: nothing is counted twice
+    engine.submit(job_for(package, exam_volumes(0, (10, 10, 10))), first)
+    assert engine.queued_slices == 30
+    with pytest.raises(QueueFullError, match="40 of 40 slices"):
+        engine.reserve(1)
+    smaller.release()
+    smaller.release()  # given back once only
+    with smaller:  # leaving the block releases it, again without effect
+        pass
+    engine.reserve(10).release()
+    with pytest.raises(QueueFullError):
+        engine.reserve(11)
+    engine.start()
+    engine.stop()
+
+
 def test_work_past_its_deadline_is_dropped(package: ModelPackage) -> None:
     engine = Engine({"acl": package}, EngineConfig())
     job = job_for(package, exam_volumes(0, (3, 3, 3)), ttl=-1.0)

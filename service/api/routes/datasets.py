@@ -137,8 +137,8 @@ async def case_prediction(
     paths = split.volume_paths(case.case_id)
 
     async def predict() -> ExamOutcome:
-        runtime.admit()
-        return await queued(state, runtime.predict_stored(task, paths))
+        with runtime.admit(case.slices) as reservation:
+            return await queued(state, runtime.predict_stored(task, paths, reservation))
 
     key = (split.dataset, split.name, case.case_id, task, package.digest)
     outcome, cached = await state.stored_predictions.get(key, predict)

@@ -11,7 +11,7 @@ from service.api.deps import ApiKey, RuntimeDep, StateDep
 from service.api.problems import responses
 from service.api.schemas import PredictionResponse
 from service.api.scoring import answer, queued
-from service.api.uploads import read_exam_form
+from service.api.uploads import expected_slices, read_exam_form
 
 router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[ApiKey])
 
@@ -52,8 +52,8 @@ async def create_prediction(
     request: Request, state: StateDep, runtime: RuntimeDep
 ) -> PredictionResponse:
     started = time.perf_counter()
-    runtime.admit()
-    task, files = await read_exam_form(request)
-    package = runtime.package(task)
-    outcome = await queued(state, runtime.predict(task, files))
+    with runtime.admit(expected_slices(request, state.settings.max_slices)) as reservation:
+        task, files = await read_exam_form(request)
+        package = runtime.package(task)
+        outcome = await queued(state, runtime.predict(task, files, reservation))
     return answer(request, outcome, package, started)
