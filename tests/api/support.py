@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import math
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,7 @@ from typing import Any
 import httpx
 import numpy as np
 import numpy.typing as npt
+import uvicorn
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -65,6 +68,35 @@ def serve(settings: Settings, *, ready: bool = True, **client_kw: Any) -> Iterat
             answer = wait_ready(client)
             assert answer.status_code == 200, answer.text
         yield client
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_server(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server in a thread on a free port, ready; stopped on exit."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert wait_ready(client).status_code == 200
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+    assert not thread.is_alive(), "uvicorn did not stop"
 
 
 def exam_volumes(seed: int, lengths: tuple[int, int, int] = (3, 4, 5), size: int = 64) -> Volumes:

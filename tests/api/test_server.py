@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -11,9 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from service.api.app import create_app
 from service.store.loader import ModelPackage
 
 from .support import (
@@ -23,44 +20,21 @@ from .support import (
     chunked_file_upload,
     exam_volumes,
     reference,
+    running_server,
     samples,
     upload,
     value,
-    wait_ready,
 )
 
 CLIENTS = 8
 UPLOAD_CAP = 256 * 1024  # api_settings
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(store: Path) -> Iterator[str]:
     """A uvicorn server in a thread that batches for up to 200 ms; stopped after the module."""
-    settings = api_settings(store, max_queue_delay_ms=200, max_batch_slices=128)
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=30) as client:
-            assert wait_ready(client).status_code == 200
+    with running_server(api_settings(store, max_queue_delay_ms=200, max_batch_slices=128)) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-    assert not thread.is_alive(), "uvicorn did not stop"
 
 
 def test_concurrent_requests_are_batched_and_equal_the_reference(

@@ -12,8 +12,7 @@ import uvicorn
 
 from service.api.app import create_app
 
-from .support import api_settings, exam_volumes, upload, wait_ready
-from .test_server import free_port
+from .support import api_settings, exam_volumes, free_port, upload, wait_ready
 
 
 def test_in_flight_request_finishes_during_shutdown(store: Path) -> None:

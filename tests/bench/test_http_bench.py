@@ -6,18 +6,14 @@ Asserts counts, never timings: the machine running the suite may be busy.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
-from api.support import api_settings, wait_ready
+from api import support
 
 import service.inference.engine as engine_module
 from service.bench.exams import random_exams
@@ -37,36 +33,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def running_server(store: Path, **overrides: Any) -> Iterator[str]:
-    """A uvicorn server in a thread on a free port, ready; stopped on exit."""
-    from service.api.app import create_app
-
-    settings = api_settings(store, **overrides)
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-bench", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=url, timeout=30) as client:
-            assert wait_ready(client).status_code == 200
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-    assert not thread.is_alive(), "uvicorn did not stop"
+def running_server(store: Path, **overrides: Any) -> AbstractContextManager[str]:
+    return support.running_server(support.api_settings(store, **overrides))
 
 
 def slow_batches(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
