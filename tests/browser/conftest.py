@@ -4,8 +4,6 @@ real uvicorn server, driven by Debian's Chromium through Playwright (one of each
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,10 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from api.support import running_server
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from service.api.app import create_app
 from service.config import Settings
 from service.datasets.layout import labels_path, read_labels
 from service.synth.generate import generate_dataset
@@ -82,24 +79,12 @@ def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_serving(url: str, thread: threading.Thread, server: uvicorn.Server) -> None:
-    """Started, models ready and the data set indexed, or fail with what is missing."""
+def _wait_until_indexed(url: str) -> None:
+    """The data set index is built beside the models: wait for it too, or fail."""
     deadline = time.monotonic() + START_TIMEOUT_S
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    while True:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        if server.started:
-            ready = httpx.get(f"{url}/health/ready", timeout=10)
-            indexed = httpx.get(f"{url}/v1/datasets", headers=headers, timeout=10)
-            if ready.status_code == 200 and indexed.status_code == 200:
-                return
-        assert time.monotonic() < deadline, "the server was not ready in time"
+    while httpx.get(f"{url}/v1/datasets", headers=headers, timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, "the data set index was not built in time"
         time.sleep(0.1)
 
 
@@ -114,19 +99,9 @@ def site(synth_root: Path) -> Iterator[Site]:
         api_keys=[API_KEY],
         max_queue_delay_ms=0.0,
     )
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn-viewer", daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(url, thread, server)
+    with running_server(settings) as url:
+        _wait_until_indexed(url)
         yield Site(url=url, root=synth_root)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-    assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture
