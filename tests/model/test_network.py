@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from service.model.network import MRNetPlane
+from service.model.network import MRNetPlane, gray_first_conv
 from service.model.preprocess import three_channels
 
 # torchvision.models.alexnet().features plus MRNet's Linear(256, 1), name by name.
@@ -91,3 +92,19 @@ def test_pool_volumes_reports_argmax_within_each_volume() -> None:
     pooled = MRNetPlane.pool_volumes(embeddings, [2, 3])
     assert pooled.features[:, 0].tolist() == [3.0, 2.0]
     assert (int(pooled.argmax[0][0]), int(pooled.argmax[1][0])) == (1, 2)
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 66), (67, 64), (256, 256)])
+def test_gray_first_conv_matches_the_strided_conv_in_channels_last(height: int, width: int) -> None:
+    torch.manual_seed(2)
+    model = MRNetPlane().eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    conv = model.features[0]
+    assert isinstance(conv, nn.Conv2d)
+    gray = torch.randn(3, 1, height, width)
+    with torch.inference_mode():
+        want = F.conv2d(three_channels(gray), conv.weight, conv.bias, stride=4, padding=2)
+        got = gray_first_conv(conv, gray)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    if height == 256:  # the layers after it get channels-last input, not a plain-layout copy
+        assert got.is_contiguous(memory_format=torch.channels_last)
