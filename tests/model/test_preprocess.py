@@ -56,3 +56,17 @@ def test_spec_refuses_a_crop_larger_than_the_slice() -> None:
 def test_volume_must_be_three_dimensional() -> None:
     with pytest.raises(ValueError, match="slices, height, width"):
         prepare_volume(np.zeros((256, 256), np.uint8), InputSpec())
+
+
+def test_the_callers_volume_is_left_as_it_was() -> None:
+    volume = np.linspace(0, 1000, 2 * 256 * 256, dtype=np.float32).reshape(2, 256, 256)
+    before = volume.copy()
+    prepare_volume(volume, InputSpec())
+    np.testing.assert_array_equal(volume, before)  # the arithmetic is in place, on a copy
+
+
+def test_float_and_integer_inputs_give_the_same_float32_numbers() -> None:
+    volume = np.random.default_rng(1).integers(0, 4096, (2, 256, 256), dtype=np.uint16)
+    a = prepare_volume(volume, InputSpec()).slices
+    b = prepare_volume(volume.astype(np.float32), InputSpec()).slices
+    assert torch.equal(a, b)
