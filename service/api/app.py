@@ -44,6 +44,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
             max_queue_slices=settings.max_queue_slices,
         ),
         request_timeout_s=settings.request_timeout_s,
+        cpu_winograd=settings.cpu_winograd,
     )
 
 

@@ -58,6 +58,7 @@ class ModelInfo(BaseModel):
     sha256: str
     device: str
     precision: str
+    convolutions: str = Field(description="'direct', or 'winograd-f4x4' for the CPU's 3x3 layers")
     threshold: dict[str, Any]
     metrics: dict[str, Any]
     intended_use: str

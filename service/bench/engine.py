@@ -55,6 +55,7 @@ class EngineBenchConfig:
     peak_seconds: float = 2.0
     tolerance: float = 1e-3  # float32: |logit diff| <= tolerance * max(1, |logit|)
     float16_tolerance: float = 0.005  # float16 autocast: |probability diff|
+    cpu_winograd: bool = True  # as the service's MRNET_CPU_WINOGRAD
 
 
 @dataclass
@@ -222,7 +223,7 @@ def _setup(config: EngineBenchConfig) -> tuple[torch.device, ModelPackage, Refer
         torch.set_num_threads(config.threads or os.cpu_count() or 1)
     package = load_package(config.store, config.task, config.version, device)
     reference = ReferenceModel.from_package(package, device)  # before channels-last
-    return device, for_device(package), reference
+    return device, for_device(package, config.cpu_winograd), reference
 
 
 def _peaks(device: torch.device, seconds: float) -> dict[str, MatmulPeak]:
@@ -262,7 +263,7 @@ def run_engine_bench(
         "kind": "mrnet-bench-engine",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine_info(device),
-        "model": _model_info(package),
+        "model": _model_info(package, config.cpu_winograd),
         "exam_set": exams.describe(),
         "settings": _settings(config, engine_runs(config, exams)),
         "flops_per_slice": {"3-channel": rgb.gflops, "1-channel folded": gray.gflops, "size": size},
@@ -274,15 +275,17 @@ def run_engine_bench(
     }
 
 
-def _model_info(package: ModelPackage) -> dict[str, Any]:
+def _model_info(package: ModelPackage, cpu_winograd: bool) -> dict[str, Any]:
     manifest = package.manifest
-    precision = "float16-autocast" if package.device.type == "cuda" else "float32"
+    cpu = package.device.type == "cpu"
+    precision = "float32" if cpu else "float16-autocast"
     return {
         "task": manifest.task,
         "version": manifest.version,
         "sha256": package.digest,
         "input_size": manifest.input.network_size,
         "precision": precision,
+        "convolutions": "winograd-f4x4" if cpu and cpu_winograd else "direct",
     }
 
 

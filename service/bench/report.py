@@ -131,6 +131,11 @@ def format_engine(report: Report) -> str:
         "GFLOP/s count each run's own input (FLOPs counted); 'of peak' is against the "
         "measured matmul peak of the run's dtype."
     )
+    if report["model"].get("convolutions") == "winograd-f4x4":
+        lines.append(
+            "The engine's 3x3 layers run as Winograd F(4x4, 3x3): a quarter of the counted "
+            "multiplications, so its GFLOP/s are direct-convolution equivalents."
+        )
     lines += _agreement_lines(report["agreement"])
     for name, peak in report["peak"].items():
         lines.append(

@@ -72,6 +72,7 @@ def run_engine(args: argparse.Namespace) -> int:
         seconds=args.seconds,
         peak_seconds=args.peak_seconds,
         tolerance=args.tolerance,
+        cpu_winograd=args.cpu_winograd,
     )
     report = run_engine_bench(config, exams, _say)
     report["targets"] = engine_targets(report)
@@ -156,6 +157,12 @@ def _register_engine(bench: Subcommands) -> None:
     )
     parser.add_argument("--peak-seconds", type=_positive_float, default=2.0)
     parser.add_argument("--tolerance", type=_positive_float, default=1e-3, help="float32 logits")
+    parser.add_argument(
+        "--cpu-winograd",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="CPU engine: Winograd 3x3 layers, as the service (default on)",
+    )
     parser.add_argument("--json", help="also write the report as JSON here")
     parser.set_defaults(handler=run_engine)
 

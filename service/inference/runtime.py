@@ -41,6 +41,7 @@ class RuntimeConfig:
     limits: VolumeLimits
     engine: EngineConfig
     request_timeout_s: float
+    cpu_winograd: bool = True
 
 
 @dataclass
@@ -52,6 +53,11 @@ class Runtime:
     @property
     def precision(self) -> str:
         return "float16-autocast" if self.device.type == "cuda" else "float32"
+
+    @property
+    def convolutions(self) -> str:
+        cpu_winograd = self.device.type == "cpu" and self.config.cpu_winograd
+        return "winograd-f4x4" if cpu_winograd else "direct"
 
     @property
     def packages(self) -> dict[str, ModelPackage]:
@@ -93,6 +99,7 @@ class Runtime:
                 "sha256": p.digest,
                 "device": str(self.device),
                 "precision": self.precision,
+                "convolutions": self.convolutions,
                 "input": p.manifest.input.model_dump(),
             }
             for p in self.packages.values()
@@ -110,7 +117,7 @@ def start_runtime(config: RuntimeConfig, on_batch: BatchObserver | None = None) 
     packages = {}
     for task in config.tasks:
         package = load_package(config.model_store, task, config.pinned_versions.get(task), device)
-        packages[task] = for_device(package)
+        packages[task] = for_device(package, config.cpu_winograd)
         logger.info(
             "loaded %s/%s from %s on %s", task, package.manifest.version, package.path, device
         )

@@ -101,6 +101,7 @@ def test_models_lists_the_served_package(
     assert model["sha256"] == digest
     assert model["device"] == "cpu"
     assert model["precision"] == "float32"
+    assert model["convolutions"] == "winograd-f4x4"
     assert model["threshold"]["value"] == 0.5
     assert model["metrics"] == package.manifest.metrics.model_dump()
     assert model["intended_use"] == "Random weights for tests; not a model."
@@ -142,3 +143,17 @@ def test_metrics_count_requests_batches_and_models(store: Path, package: ModelPa
     }
     assert value(page, "mrnet_model_info", **info) == 1
     assert value(page, "mrnet_ready") == 1
+
+
+def test_direct_convolutions_can_be_chosen_and_score_the_same(store: Path) -> None:
+    files = upload(exam_volumes(2, lengths=(3, 4, 5)))
+    bodies: dict[str, dict[str, Any]] = {}
+    for winograd in (True, False):
+        with serve(api_settings(store, cpu_winograd=winograd)) as client:
+            (model,) = client.get("/v1/models").json()["models"]
+            bodies[model["convolutions"]] = client.post("/v1/predictions", files=files).json()
+    fast, direct = bodies["winograd-f4x4"], bodies["direct"]
+    assert fast["probability"] == pytest.approx(direct["probability"], abs=1e-5)
+    for plane, result in direct["planes"].items():
+        assert fast["planes"][plane]["logit"] == pytest.approx(result["logit"], abs=1e-4)
+        assert fast["planes"][plane]["attention"] == pytest.approx(result["attention"], abs=1e-4)

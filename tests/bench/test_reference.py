@@ -46,7 +46,7 @@ def test_the_reference_feeds_three_channel_copies_in_the_default_layout(
     package: ModelPackage,
 ) -> None:
     model = ReferenceModel.from_package(package, torch.device("cpu"))
-    for_device(package)  # the engine's copy goes channels-last; the reference's must not
+    engine = for_device(package)  # the engine's copy goes channels-last; the reference's must not
     series = model.series(volumes(0, (4, 4, 4))["axial"])
     assert series.shape == (1, 4, 3, 64, 64) and series.dtype == torch.float32
     assert series.is_contiguous()  # a real copy, as np.stack makes, not an expanded view
@@ -55,4 +55,4 @@ def test_the_reference_feeds_three_channel_copies_in_the_default_layout(
     network = model.planes["axial"]
     assert network.features[0].in_channels == 3
     assert all(p.is_contiguous() for p in network.parameters())
-    assert not package.planes["axial"].features[3].weight.is_contiguous()
+    assert not engine.planes["axial"].features[3].weight.is_contiguous()
