@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(60.0, gt=0, description="deadline of a prediction")
     cors_origins: StringList = Field(default_factory=list)
     torch_threads: int | None = Field(None, ge=1, description="CPU threads (default: cores)")
+    worker_nice: int = Field(
+        10, ge=0, le=19, description="CPU: nice increment of the inference threads (0: none)"
+    )
     cpu_winograd: bool = Field(
         True, description="CPU: 3x3 convolutions as Winograd F(4x4, 3x3), float32, ~1e-5 relative"
     )

@@ -42,6 +42,7 @@ def runtime_config(settings: Settings) -> RuntimeConfig:
             max_batch_slices=settings.max_batch_slices,
             max_queue_delay_ms=settings.max_queue_delay_ms,
             max_queue_slices=settings.max_queue_slices,
+            worker_nice=settings.worker_nice,
         ),
         request_timeout_s=settings.request_timeout_s,
         cpu_winograd=settings.cpu_winograd,

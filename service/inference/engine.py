@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import threading
 import time
 from collections import deque
@@ -28,6 +30,7 @@ from service.inference.batch import BatchStats, run_batch
 from service.inference.predictor import ExamPrediction
 from service.store.loader import ModelPackage
 
+logger = logging.getLogger("mrnet.engine")
 _SHUTTING_DOWN = "The service is shutting down and takes no new work."
 BatchObserver = Callable[[BatchStats, float], None]  # stats, seconds of compute
 
@@ -37,6 +40,7 @@ class EngineConfig:
     max_batch_slices: int = 256
     max_queue_delay_ms: float = 5.0
     max_queue_slices: int = 2048
+    worker_nice: int = 0  # added to the worker thread's nice value (its OpenMP threads inherit it)
 
 
 @dataclass
@@ -193,6 +197,8 @@ class Engine:
         return all(sum(job.plane_slices(p) for job in self._queue) < budget for p in PLANES)
 
     def _run(self) -> None:
+        if self.config.worker_nice:
+            _lower_priority(self.config.worker_nice)
         while (batch := self._wait_for_batch()) is not None:
             live = [job for job in batch if self._claim(job)]
             if live:
@@ -235,6 +241,22 @@ class Engine:
             prediction.warnings[:0] = job.warnings
             queue_ms = (started - job.enqueued) * 1000
             job.future.set_result(ExamOutcome(prediction, queue_ms, inference_ms, len(jobs)))
+
+
+def _lower_priority(increment: int) -> None:
+    """Raise the calling thread's nice value, before it starts any OpenMP team.
+
+    Linux keeps a nice value per thread and new threads inherit their creator's,
+    so the OpenMP threads this worker starts for torch run at it too. When
+    inference holds every core, the event loop (health checks, 503 answers,
+    uploads) then gets a core as soon as it has work.
+    """
+    thread = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(current + increment, 19))
+    except OSError as error:
+        logger.warning("could not lower the inference worker's priority: %s", error)
 
 
 class Reservation:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,8 @@ def start_runtime(config: RuntimeConfig, on_batch: BatchObserver | None = None) 
         logger.info(
             "loaded %s/%s from %s on %s", task, package.manifest.version, package.path, device
         )
-    engine = Engine(packages, config.engine, on_batch)
+    engine_config = config.engine if device.type == "cpu" else replace(config.engine, worker_nice=0)
+    engine = Engine(packages, engine_config, on_batch)
     engine.start()
     warm_up(engine)
     return Runtime(config, device, engine)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 
@@ -158,3 +159,27 @@ def test_stop_finishes_queued_work(package: ModelPackage) -> None:
     with pytest.raises(QueueFullError, match="shutting down"):
         time.sleep(0.05)
         engine.submit(job_for(package, exam_volumes(9, (3, 3, 3))))
+
+
+def _nice(thread_id: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, thread_id)
+
+
+def test_the_worker_and_its_openmp_threads_run_at_the_raised_nice_value(
+    package: ModelPackage,
+) -> None:
+    before = {int(t) for t in os.listdir("/proc/self/task")}
+    caller = _nice(threading.get_native_id())
+    engine = Engine({"acl": package}, EngineConfig(worker_nice=3))
+    engine.start()
+    try:
+        engine.submit(job_for(package, exam_volumes(0, (3, 3, 3)))).result(timeout=60)
+        worker = engine._worker.native_id  # the engine's own thread, for the test
+        assert worker is not None
+        want = min(caller + 3, 19)
+        assert _nice(worker) == want
+        started = {int(t) for t in os.listdir("/proc/self/task")} - before - {worker}
+        assert all(_nice(t) == want for t in started)  # the OpenMP team it started, if any
+    finally:
+        engine.stop()
+    assert _nice(threading.get_native_id()) == caller  # only the worker's threads change
