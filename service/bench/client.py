@@ -25,6 +25,7 @@ class Sample:
     queue_ms: float | None = None
     inference_ms: float | None = None
     error: str | None = None  # set for every failure except a 503
+    retry_after_s: float | None = None  # a 503's Retry-After, when it gave seconds
 
 
 def _ms(begun: float) -> float:
@@ -43,7 +44,7 @@ async def post_exam(client: httpx.AsyncClient, payload: Payload, task: str) -> S
         return Sample(0, _ms(begun), error=type(error).__name__)
     latency = _ms(begun)
     if response.status_code == 503:
-        return Sample(503, latency)
+        return Sample(503, latency, retry_after_s=_retry_after(response))
     if response.status_code != 200:
         return Sample(response.status_code, latency, error=f"HTTP {response.status_code}")
     try:
@@ -51,6 +52,13 @@ async def post_exam(client: httpx.AsyncClient, payload: Payload, task: str) -> S
         return Sample(200, latency, float(timing["queue"]), float(timing["inference"]))
     except (ValueError, KeyError, TypeError):
         return Sample(200, latency, error="a 200 answer without timing_ms")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(float(response.headers["Retry-After"]), 0.0)
+    except (KeyError, ValueError):
+        return None  # absent, or an HTTP date, which this client does not follow
 
 
 async def wait_ready(client: httpx.AsyncClient, timeout_s: float) -> None:

@@ -1,7 +1,8 @@
 """`mrnet bench http`: a load test of a running server, closed loop and open loop, with httpx.
 
 Closed loop: N clients, each posting its next exam as soon as the last one is
-answered (after a 503 it waits `backoff_s`, as a polite client would). Open
+answered (after a 503 it waits `backoff_s`, or the answer's Retry-After when
+`honor_retry_after` is set and that is longer). Open
 loop: exams arrive at a fixed rate (Poisson or evenly spaced) whatever the
 answers. Each level runs for `seconds`; then requests still in flight are
 awaited for at most `drain_s` and cancelled after that, so a run ends within
@@ -38,6 +39,7 @@ class LoadConfig:
     drain_s: float = 30.0  # then requests still in flight are cancelled
     timeout_s: float = 120.0  # one request
     backoff_s: float = 0.05  # a closed-loop client's pause after a 503
+    honor_retry_after: bool = False  # pause for a 503's Retry-After when it is longer
     max_in_flight: int = 64  # open loop: an arrival past this many in flight is dropped
     ready_timeout_s: float = 120.0
     max_total_s: float | None = None  # the whole run; by default from the levels
@@ -144,12 +146,17 @@ class LoadTest:
                 level.samples.append(sample)
                 index += concurrency
                 if sample.status == 503:
-                    await asyncio.sleep(self.config.backoff_s)
+                    await asyncio.sleep(self._pause(sample))
 
         tasks = [asyncio.create_task(client(k)) for k in range(concurrency)]
         level.cancelled = await self._drain(tasks, stop_at)
         level.wall_s = time.monotonic() - started
         return level
+
+    def _pause(self, refused: Sample) -> float:
+        if self.config.honor_retry_after and refused.retry_after_s is not None:
+            return max(self.config.backoff_s, refused.retry_after_s)
+        return self.config.backoff_s
 
     def _gaps(self, rate: float) -> Callable[[], float]:
         rng = random.Random(self.config.seed)

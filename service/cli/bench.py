@@ -101,6 +101,7 @@ def run_http(args: argparse.Namespace) -> int:
         drain_s=args.drain_seconds,
         timeout_s=args.timeout,
         backoff_s=args.backoff_ms / 1000,
+        honor_retry_after=args.honor_retry_after,
         max_in_flight=args.max_in_flight,
         ready_timeout_s=args.ready_timeout,
         max_total_s=args.max_total_seconds,
@@ -187,6 +188,11 @@ def _register_http(bench: Subcommands) -> None:
     )
     parser.add_argument("--timeout", type=_positive_float, default=120.0, help="one request, s")
     parser.add_argument("--backoff-ms", type=float, default=50.0, help="pause after a 503")
+    parser.add_argument(
+        "--honor-retry-after",
+        action="store_true",
+        help="after a 503, pause for its Retry-After when that is longer than --backoff-ms",
+    )
     parser.add_argument("--max-in-flight", type=_positive_int, default=64, help="open loop")
     parser.add_argument("--ready-timeout", type=_positive_float, default=120.0)
     parser.add_argument("--max-total-seconds", type=_positive_float, help="hard bound, all levels")

@@ -111,6 +111,21 @@ def test_a_full_queue_is_counted_as_503s_not_errors(
     assert reject["value"] is not None
 
 
+def test_clients_can_follow_retry_after(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_batches(monkeypatch, 0.3)
+    tiny_queue = {"max_slices": SLICES, "max_batch_slices": SLICES, "max_queue_slices": 3 * SLICES}
+    options = ("--concurrency", "4", "--seconds", "1", "--honor-retry-after")
+    with running_server(store, **tiny_queue) as url:
+        report = bench_http(url, tmp_path, *options)
+    (level,) = report["levels"]
+    assert report["settings"]["honor_retry_after"] is True
+    # a 503 says Retry-After: 1, so in a 1 s level each of the 4 clients is refused once at most
+    assert 1 <= level["rejected_503"] <= 4
+    assert level["errors"] == 0
+
+
 def test_requests_still_in_flight_when_the_drain_ends_are_cancelled(
     store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
