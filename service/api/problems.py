@@ -7,9 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from service.errors import (
     DatasetError,
@@ -23,6 +24,7 @@ from service.errors import (
     UnknownTaskError,
 )
 
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client gone before the answer
 PROBLEM_TYPE_BASE = "https://mrnet.example/problems/"
 MEDIA_TYPE = "application/problem+json"
 logger = logging.getLogger("mrnet.api")
@@ -152,6 +154,11 @@ def install(app: FastAPI) -> None:
             ProblemError(error.status_code, slug, title, _sentence(detail), headers=headers),
         )
 
+    async def on_disconnect(request: Request, error: Exception) -> Response:
+        # a hung-up upload is the client's choice, not a server error; no one reads this
+        logger.info("the client closed the connection before its upload was read")
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
     async def on_crash(request: Request, error: Exception) -> JSONResponse:
         logger.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(request, internal_error())
@@ -160,6 +167,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(MRNetError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(Exception, on_crash)
 
 

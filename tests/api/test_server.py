@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -100,3 +101,31 @@ def test_a_chunked_upload_over_the_cap_is_413_and_serving_goes_on(base_url: str)
         assert_problem(response, 413, str(UPLOAD_CAP))
         files = upload(exam_volumes(1, lengths=(1, 2, 1)))
         assert client.post("/v1/predictions", files=files).status_code == 200
+
+
+def _predictions_by_status(client: httpx.Client) -> dict[str, float]:
+    page = samples(client.get("/metrics").text)
+    return {
+        dict(labels)["status"]: count
+        for (name, labels), count in page.items()
+        if name == "mrnet_requests_total" and dict(labels).get("route") == "/v1/predictions"
+    }
+
+
+def test_a_client_that_hangs_up_mid_upload_is_a_499_not_a_server_error(store: Path) -> None:
+    head = (
+        b"POST /v1/predictions HTTP/1.1\r\nHost: test\r\n"
+        b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="axial"; filename="a.npy"\r\n\r\n'
+    )
+    with running_server(api_settings(store)) as url, httpx.Client(base_url=url) as client:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head + b"x" * 1000)  # then hang up, 99 KB short
+        deadline = time.monotonic() + 10
+        while "499" not in _predictions_by_status(client) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _predictions_by_status(client) == {"499": 1.0}  # no 500, nothing else
+        assert value(samples(client.get("/metrics").text), "mrnet_queued_slices") == 0
+        files = upload(exam_volumes(5, lengths=(2, 2, 2)))
+        assert client.post("/v1/predictions", files=files, timeout=60).status_code == 200
