@@ -22,6 +22,7 @@ from typing import Any, Literal
 import httpx
 
 from service.bench.client import Payload, Sample, post_exam, served_model, wait_ready, warm_up
+from service.bench.probe import ADMITTED, ProbeRequest, ProbeSample, probe
 from service.bench.timing import percentile, summarize
 
 Arrivals = Literal["poisson", "fixed"]
@@ -40,6 +41,7 @@ class LoadConfig:
     timeout_s: float = 120.0  # one request
     backoff_s: float = 0.05  # a closed-loop client's pause after a 503
     honor_retry_after: bool = False  # pause for a 503's Retry-After when it is longer
+    probe_rate: float = 0.0  # refusal probes per second during closed-loop levels (see probe)
     max_in_flight: int = 64  # open loop: an arrival past this many in flight is dropped
     ready_timeout_s: float = 120.0
     max_total_s: float | None = None  # the whole run; by default from the levels
@@ -65,6 +67,7 @@ class Level:
     wall_s: float = 0.0
     cancelled: int = 0  # in flight when the level's drain ran out
     dropped: int = 0  # open loop: arrivals not sent because too many were in flight
+    probes: list[ProbeSample] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         ok = [s for s in self.samples if s.status == 200 and s.error is None]
@@ -87,7 +90,19 @@ class Level:
             "latency_ms": summarize([s.latency_ms for s in ok]),
             "rejected_latency_ms": summarize([s.latency_ms for s in rejected]),
             "server_ms": _server_times(ok),
+            "probe": _probe_summary(self.probes),
         }
+
+
+def _probe_summary(probes: list[ProbeSample]) -> dict[str, Any]:
+    refused = [p.latency_ms for p in probes if p.status == 503]
+    return {
+        "sent": len(probes),
+        "refused_503": len(refused),
+        "admitted": sum(p.status == ADMITTED for p in probes),
+        "other": sum(p.status not in (503, ADMITTED) for p in probes),
+        "refused_latency_ms": summarize(refused),
+    }
 
 
 def _server_times(ok: list[Sample]) -> dict[str, float | None]:
@@ -108,6 +123,9 @@ class LoadTest:
         self, client: httpx.AsyncClient, payloads: list[Payload], config: LoadConfig
     ) -> None:
         self.client, self.payloads, self.config = client, payloads, config
+        self.probe_request = ProbeRequest.build(
+            config.url, payloads[0], config.task, config.headers()
+        )
         self.in_flight = 0
         self.deadline = time.monotonic() + config.total_bound_s
 
@@ -149,9 +167,20 @@ class LoadTest:
                     await asyncio.sleep(self._pause(sample))
 
         tasks = [asyncio.create_task(client(k)) for k in range(concurrency)]
+        prober = asyncio.create_task(self._probe(level, stop_at))
         level.cancelled = await self._drain(tasks, stop_at)
+        await prober
         level.wall_s = time.monotonic() - started
         return level
+
+    async def _probe(self, level: Level, stop_at: float) -> None:
+        """Refusal probes, evenly spaced, until the level stops (none at rate 0)."""
+        if self.config.probe_rate <= 0:
+            return
+        gap = 1.0 / self.config.probe_rate
+        while time.monotonic() + gap < stop_at:
+            await asyncio.sleep(gap)
+            level.probes.append(await probe(self.probe_request, min(self.config.timeout_s, 10.0)))
 
     def _pause(self, refused: Sample) -> float:
         if self.config.honor_retry_after and refused.retry_after_s is not None:
@@ -234,6 +263,7 @@ def run_load_test(
     """Run every level against the server; the report as a dict (no targets yet)."""
     levels, model, notes = asyncio.run(_run(config, payloads, progress))
     rejected = [s.latency_ms for level in levels for s in level.samples if s.status == 503]
+    probed = [p.latency_ms for level in levels for p in level.probes if p.status == 503]
     settings = {k: v for k, v in vars(config).items() if k != "api_key"}
     settings["api_key"] = "set" if config.api_key else "not set"
     settings["concurrency"] = list(config.concurrency)
@@ -245,5 +275,6 @@ def run_load_test(
         "settings": settings,
         "levels": [level.summary() for level in levels],
         "rejected_latency_ms": summarize(rejected),
+        "probe_refused_latency_ms": summarize(probed),
         "notes": notes,
     }

@@ -102,6 +102,7 @@ def run_http(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         backoff_s=args.backoff_ms / 1000,
         honor_retry_after=args.honor_retry_after,
+        probe_rate=args.probe_rate,
         max_in_flight=args.max_in_flight,
         ready_timeout_s=args.ready_timeout,
         max_total_s=args.max_total_seconds,
@@ -192,6 +193,12 @@ def _register_http(bench: Subcommands) -> None:
         "--honor-retry-after",
         action="store_true",
         help="after a 503, pause for its Retry-After when that is longer than --backoff-ms",
+    )
+    parser.add_argument(
+        "--probe-rate",
+        type=float,
+        default=0.0,
+        help="closed loop: refusal probes per second (Expect: 100-continue, no body; default 0)",
     )
     parser.add_argument("--max-in-flight", type=_positive_int, default=64, help="open loop")
     parser.add_argument("--ready-timeout", type=_positive_float, default=120.0)

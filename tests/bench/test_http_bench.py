@@ -5,6 +5,7 @@ Asserts counts, never timings: the machine running the suite may be busy.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -12,11 +13,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from api import support
 
 import service.inference.engine as engine_module
 from service.bench.exams import random_exams
+from service.bench.probe import ProbeRequest, probe
 from service.cli import main
 from service.store.writer import write_package
 
@@ -124,6 +127,49 @@ def test_clients_can_follow_retry_after(
     # a 503 says Retry-After: 1, so in a 1 s level each of the 4 clients is refused once at most
     assert 1 <= level["rejected_503"] <= 4
     assert level["errors"] == 0
+
+
+def test_refusal_probes_are_answered_from_the_headers(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_batches(monkeypatch, 0.3)
+    tiny_queue = {"max_slices": SLICES, "max_batch_slices": SLICES, "max_queue_slices": 3 * SLICES}
+    options = ("--concurrency", "4", "--seconds", "1.5", "--probe-rate", "10")
+    with running_server(store, **tiny_queue) as url:
+        report = bench_http(url, tmp_path, *options)
+        with httpx.Client(base_url=url) as client:
+            page = support.samples(client.get("/metrics").text)
+    (level,) = report["levels"]
+    probe = level["probe"]
+    assert probe["sent"] >= 5 and probe["other"] == 0
+    assert probe["refused_503"] >= 1
+    assert probe["refused_503"] + probe["admitted"] == probe["sent"]
+    assert report["probe_refused_latency_ms"]["count"] == probe["refused_503"]
+    # an admitted probe withdraws before its body: the server counts a 499, not an error
+    withdrawn = (
+        support.value(
+            page, "mrnet_requests_total", route="/v1/predictions", method="POST", status="499"
+        )
+        if probe["admitted"]
+        else 0
+    )
+    assert withdrawn == probe["admitted"]
+    (target,) = [t for t in report["targets"] if t["name"].endswith("100-continue probe")]
+    assert target["value"] == report["probe_refused_latency_ms"]["p99"]
+    assert "probe 503s" in (tmp_path / "bench-http.md").read_text()
+
+
+def test_a_probe_without_a_server_is_a_sample_not_an_exception() -> None:
+    payload = {"axial": b"a", "coronal": b"c", "sagittal": b"s"}
+    request = ProbeRequest.build(
+        f"http://127.0.0.1:{support.free_port()}", payload, "acl", {"Authorization": "Bearer k"}
+    )
+    head = request.head.decode()
+    assert head.startswith("POST /v1/predictions HTTP/1.1\r\n")
+    assert "Expect: 100-continue\r\n" in head and "Authorization: Bearer k\r\n" in head
+    assert head.endswith("\r\n\r\n") and "Content-Length: " in head
+    sample = asyncio.run(probe(request, timeout_s=5))
+    assert sample.status == 0 and sample.error is not None
 
 
 def test_requests_still_in_flight_when_the_drain_ends_are_cancelled(

@@ -56,6 +56,21 @@ def test_errors_at_concurrency_8_fail_the_throughput_target() -> None:
     assert "HTTP p50 c=1 / engine p50 c=1" not in targets  # no closed-1 level was run
 
 
+def test_the_probe_has_its_own_503_target_when_probes_were_sent() -> None:
+    report = {
+        "levels": [],
+        "settings": {"probe_rate": 5.0},
+        "rejected_latency_ms": {"p99": 70.0},
+        "probe_refused_latency_ms": {"p99": 30.0},
+    }
+    targets = by_name(http_targets(report, None))
+    assert targets["503 answers p99 ms"]["met"] is False
+    assert targets["503 answers p99 ms, 100-continue probe"]["value"] == 30.0
+    assert targets["503 answers p99 ms, 100-continue probe"]["met"] is True
+    without = by_name(http_targets({**report, "settings": {"probe_rate": 0.0}}, None))
+    assert "503 answers p99 ms, 100-continue probe" not in without
+
+
 def test_engine_ratios_on_cpu_and_on_cuda() -> None:
     cpu = by_name(engine_targets({**ENGINE, "machine": {"device": "cpu"}}))
     assert cpu["engine / reference throughput"]["value"] == pytest.approx(5.0)
