@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from service.datasets.layout import PLANES, Plane, write_labels
+from service.datasets.layout import write_labels
+from service.domain import PLANES, Plane
 from service.model.fusion import Fusion
 from service.model.network import MRNetPlane
 from service.model.preprocess import InputSpec

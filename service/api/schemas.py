@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from service.datasets.catalog import CaseEntry, DatasetIndex, SplitIndex
-from service.datasets.layout import Plane
+from service.domain import Plane
 from service.inference.engine import ExamOutcome
 from service.inference.predictor import PlanePrediction
 from service.store.loader import ModelPackage

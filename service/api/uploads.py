@@ -6,7 +6,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from service.api.problems import FieldError, ProblemError
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 
 TASK_FIELD = "task"
 DEFAULT_TASK = "acl"

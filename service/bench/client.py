@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from service.datasets.layout import Plane
+from service.domain import Plane
 from service.errors import MRNetError
 
 Payload = dict[Plane, bytes]

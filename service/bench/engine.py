@@ -29,8 +29,8 @@ from service.bench.peak import MatmulPeak, matmul_peak
 from service.bench.precision import agreement, strict_float32
 from service.bench.reference import ReferenceModel
 from service.bench.timing import summarize
-from service.datasets.layout import PLANES, Plane
 from service.devices import resolve_device
+from service.domain import PLANES, Plane
 from service.inference.batch import BatchStats, for_device
 from service.inference.engine import Engine, EngineConfig, ExamJob
 from service.model.preprocess import InputSpec, prepare_volume

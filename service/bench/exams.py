@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 
 Volumes = dict[Plane, npt.NDArray[np.generic]]
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import torch
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 
 
 class Scored(Protocol):

@@ -19,7 +19,7 @@ import numpy.typing as npt
 import torch
 from torch import Tensor, nn
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.model.fusion import Fusion
 from service.model.network import NUM_FEATURES, alexnet_features
 from service.model.preprocess import InputSpec, prepare_volume

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from service.cli.types import Subcommands
 
-# The names of service.store.importer.FORMATS, kept here so `mrnet --help` needs no torch.
+# The names of service.importing.checkpoints.FORMATS, kept here so `mrnet --help` needs no torch.
 FORMAT_CHOICES = ("auto", "nicholasbien", "ahmedbesbes", "mrnet-service")
 
 
@@ -38,9 +38,9 @@ def probability(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from service.datasets.layout import PLANES
+    from service.domain import PLANES
+    from service.importing.checkpoints import ImportOptions, import_checkpoints
     from service.model.fusion import Fusion
-    from service.store.importer import ImportOptions, import_checkpoints
 
     fusion = None
     if args.fusion is not None:

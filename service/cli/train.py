@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from service.cli.types import Subcommands
-from service.datasets.layout import PLANES
+from service.domain import PLANES
 
 
 def run(args: argparse.Namespace) -> int:

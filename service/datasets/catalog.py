@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.datasets.layout import PLANES, Plane, volume_path
+from service.datasets.layout import volume_path
+from service.domain import PLANES, Plane
 from service.errors import DatasetError, InvalidQueryError, InvalidVolumeError
 
 

@@ -19,17 +19,10 @@ from service.datasets.catalog import (
     SplitIndex,
     VolumeShape,
 )
-from service.datasets.layout import (
-    PLANES,
-    SPLITS,
-    TASKS,
-    Plane,
-    is_case_id,
-    labels_path,
-    read_labels,
-)
+from service.datasets.layout import SPLITS, is_case_id, labels_path, read_labels
 from service.datasets.npy import NpyFormatError, VolumeLimits, read_volume_header
 from service.datasets.reader import SplitTruth, read_truth
+from service.domain import PLANES, TASKS, Plane
 from service.errors import DatasetError
 
 logger = logging.getLogger("mrnet.datasets")

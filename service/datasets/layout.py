@@ -12,12 +12,11 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
-Plane = Literal["axial", "coronal", "sagittal"]
-PLANES: Final[tuple[Plane, ...]] = ("axial", "coronal", "sagittal")
+from service.domain import PLANES, Plane
+
 SPLITS: Final[tuple[str, ...]] = ("train", "valid")
-TASKS: Final[tuple[str, ...]] = ("abnormal", "acl", "meniscus")
 
 _CASE_ID = re.compile(r"^[0-9]{4,8}$")
 

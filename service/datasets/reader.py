@@ -14,15 +14,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.datasets.layout import (
-    SPLITS,
-    Plane,
-    labels_path,
-    meta_path,
-    read_labels,
-    volume_path,
-)
+from service.datasets.layout import SPLITS, labels_path, meta_path, read_labels, volume_path
 from service.datasets.npy import VolumeLimits, load_volume
+from service.domain import Plane
 from service.errors import DatasetError
 
 

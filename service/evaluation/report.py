@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 from tqdm import tqdm
 
-from service.datasets.layout import PLANES, Plane
 from service.datasets.reader import SplitReader
+from service.domain import PLANES, Plane
 from service.evaluation.metrics import auc_or_none, bootstrap_auc, rates_at
 from service.inference.predictor import PlanePrediction, score_plane
 from service.model.fusion import Fusion

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.inference.cpu_plane import CpuPlane
 from service.inference.predictor import ExamPrediction, PlanePrediction, fuse
 from service.model.attribution import attribute

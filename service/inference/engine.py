@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.errors import DeadlineExceededError, QueueFullError
 from service.inference.batch import BatchStats, run_batch
 from service.inference.predictor import ExamPrediction

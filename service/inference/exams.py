@@ -15,8 +15,8 @@ import numpy as np
 import numpy.typing as npt
 from torch import Tensor
 
-from service.datasets.layout import PLANES, Plane
 from service.datasets.npy import NpyFormatError, VolumeLimits, load_volume, parse_volume
+from service.domain import PLANES, Plane
 from service.errors import InvalidVolumeError
 from service.inference.engine import ExamJob
 from service.model.preprocess import InputSpec, prepare_volume

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.errors import InvalidVolumeError
 from service.model.attribution import SliceAttribution, attribute
 from service.model.fusion import sigmoid

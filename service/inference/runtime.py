@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from service.datasets.layout import Plane
 from service.datasets.npy import VolumeLimits
 from service.devices import resolve_device
+from service.domain import Plane
 from service.errors import UnknownTaskError
 from service.inference.batch import for_device
 from service.inference.engine import (

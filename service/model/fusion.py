@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 
 
 def sigmoid(x: float) -> float:

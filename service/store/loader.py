@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.errors import PackageError, PackageNotFoundError
 from service.model.network import MRNetPlane
 from service.store.files import sha256_file

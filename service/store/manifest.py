@@ -11,7 +11,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.model.fusion import Fusion
 from service.model.preprocess import InputSpec
 

@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from safetensors.torch import save_file
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.errors import PackageError
 from service.model.network import MRNetPlane
 from service.store.files import sha256_file

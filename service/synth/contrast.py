@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-from service.datasets.layout import Plane
+from service.domain import Plane
 from service.synth.canvas import Labels
 from service.synth.params import PlaneContrast
 from service.synth.tissues import NUM_TISSUES, Tissue

@@ -21,15 +21,14 @@ import numpy as np
 from tqdm import tqdm
 
 from service.datasets.layout import (
-    PLANES,
     SPLITS,
-    TASKS,
     format_case_id,
     labels_path,
     meta_path,
     volume_path,
     write_labels,
 )
+from service.domain import PLANES, TASKS
 from service.synth.cohort import PREVALENCE, CasePlan, sample_plans
 from service.synth.render import render_case
 from service.synth.sampling import sample_case
@@ -158,7 +157,7 @@ def generate_dataset(
             bar.update(1)
     for split in SPLITS:
         _write_split(out, split, seed, cases[split])
-    positives = {
+    positives: dict[str, dict[str, int]] = {
         split: {task: sum(m["labels"][task] for m in cases[split].values()) for task in TASKS}
         for split in SPLITS
     }

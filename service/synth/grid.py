@@ -18,7 +18,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from service.datasets.layout import Plane
+from service.domain import Plane
 from service.synth.params import Pose, SliceSpec
 from service.synth.shapes import Box, Points
 

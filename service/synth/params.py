@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from service.datasets.layout import Plane
+from service.domain import Plane
 
 TearKind = Literal["horizontal", "oblique", "vertical"]
 Finding = Literal["acl_tear", "meniscus_tear", "effusion", "bone_bruise", "acl_degeneration"]

@@ -8,7 +8,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from service.datasets.layout import Plane
+from service.domain import Plane
 from service.synth.canvas import Labels, paint_labels
 from service.synth.contrast import OUTPUT_SIZE, render_series
 from service.synth.grid import PlaneGeometry, SliceGrid, plane_geometry

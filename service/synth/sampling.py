@@ -11,7 +11,7 @@ from typing import Final
 
 import numpy as np
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.synth.cohort import CasePlan
 from service.synth.params import (
     AclDegeneration,

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from service.datasets.layout import PLANES, Plane
 from service.datasets.reader import SplitReader, read_truth
+from service.domain import PLANES, Plane
 from service.evaluation.metrics import choose_threshold
 from service.evaluation.report import Scorer, evaluate
 from service.model.network import MRNetPlane

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from service.datasets.layout import Plane
 from service.datasets.reader import PlaneTruth, SplitReader
+from service.domain import Plane
 from service.model.preprocess import InputSpec, prepare_volume
 
 

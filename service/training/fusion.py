@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from service.datasets.layout import PLANES
+from service.domain import PLANES
 from service.model.fusion import Fusion
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from service.datasets.layout import PLANES, Plane
 from service.devices import resolve_device
+from service.domain import PLANES, Plane
 from service.training.assemble import Assembled, assemble
 from service.training.trainer import (
     PlaneRun,

@@ -18,8 +18,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from service.datasets.layout import PLANES, Plane
 from service.datasets.reader import SplitReader
+from service.domain import PLANES, Plane
 from service.evaluation.metrics import auc_or_none
 from service.model.network import MRNetPlane
 from service.model.preprocess import InputSpec

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.api.app import create_app
 from service.config import Settings
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.inference.predictor import ExamPrediction, predict_exam
 from service.store.loader import ModelPackage
 

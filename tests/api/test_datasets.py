@@ -22,8 +22,8 @@ from PIL import Image
 
 import service.api.app as app_module
 from service.api.state import ServiceState
-from service.datasets.layout import PLANES
 from service.datasets.npy import VolumeLimits
+from service.domain import PLANES
 
 from .support import (
     api_settings,

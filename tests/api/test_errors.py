@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import service.inference.engine as engine_module
-from service.datasets.layout import PLANES
+from service.domain import PLANES
 
 from .support import (
     Files,

@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pytest
 from fastapi.testclient import TestClient
 
-from service.datasets.layout import PLANES
+from service.domain import PLANES
 from service.store.loader import ModelPackage
 
 from .support import (

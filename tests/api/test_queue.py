@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 import service.inference.engine as engine_module
 from service.api.state import ServiceState
-from service.datasets.layout import PLANES
+from service.domain import PLANES
 from service.inference.engine import Engine, ExamJob
 
 from .support import api_settings, assert_problem, exam_volumes, serve, upload

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from service.bench.reference import ReferenceModel
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.inference.batch import for_device
 from service.inference.predictor import predict_exam
 from service.store.loader import ModelPackage, load_package

@@ -21,7 +21,7 @@ from playwright.sync_api import (
     expect,
 )
 
-from service.datasets.layout import PLANES
+from service.domain import PLANES
 
 from .conftest import API_KEY, DATASET, REPO, SPLIT, VIEWPORT, Site, enter_key
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from service.cli import import_checkpoint, main
-from service.datasets.layout import PLANES
-from service.store.importer import FORMATS
+from service.domain import PLANES
+from service.importing.checkpoints import FORMATS
 from service.store.loader import load_package
 
 from factories import random_states

@@ -11,8 +11,8 @@ import pytest
 
 from service.datasets.catalog import Catalog, SplitIndex
 from service.datasets.index import build_catalog, index_dataset
-from service.datasets.layout import PLANES
 from service.datasets.npy import VolumeLimits
+from service.domain import PLANES
 from service.errors import DatasetError, InvalidQueryError, InvalidVolumeError
 
 from factories import write_tiny_dataset

@@ -28,7 +28,7 @@ import httpx
 import numpy as np
 import pytest
 
-from service.datasets.layout import PLANES
+from service.domain import PLANES
 from service.store.writer import write_package
 
 from factories import draft, random_states

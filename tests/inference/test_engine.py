@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.errors import DeadlineExceededError, QueueFullError
 from service.inference.batch import BatchStats, for_device
 from service.inference.engine import Engine, EngineConfig, ExamJob, ExamOutcome

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.inference.batch import for_device, plane_features
 from service.inference.engine import Engine, EngineConfig, ExamJob
 from service.inference.predictor import predict_exam

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.datasets.layout import PLANES, TASKS, read_labels
+from service.datasets.layout import read_labels
+from service.domain import PLANES, TASKS
 from service.synth.generate import generate_dataset
 
 

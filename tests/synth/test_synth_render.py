@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from service.datasets.layout import PLANES
+from service.domain import PLANES
 from service.synth.cohort import CasePlan
 from service.synth.render import RenderedCase, render_case
 from service.synth.sampling import sample_case

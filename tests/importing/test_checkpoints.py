@@ -21,12 +21,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
-from service.datasets.layout import PLANES, Plane, write_labels
+from service.datasets.layout import write_labels
+from service.domain import PLANES, Plane
 from service.errors import DatasetError, PackageError
-from service.inference.predictor import predict_exam, score_plane
-from service.model.fusion import Fusion, sigmoid
-from service.model.network import alexnet_features
-from service.store.importer import (
+from service.importing.checkpoints import (
     DEFAULT_FUSION_METHOD,
     FORMATS,
     ImportOptions,
@@ -34,6 +32,9 @@ from service.store.importer import (
     read_checkpoint,
     read_checkpoints,
 )
+from service.inference.predictor import predict_exam, score_plane
+from service.model.fusion import Fusion, sigmoid
+from service.model.network import alexnet_features
 from service.store.loader import ModelPackage, load_package
 
 from factories import random_states

@@ -37,8 +37,9 @@ import torch
 from pydantic import ValidationError
 from torch import Tensor
 
-from service.datasets.layout import PLANES, Plane
+from service.domain import PLANES, Plane
 from service.errors import PackageError
+from service.importing.fusion import fit_fusion
 from service.model.fusion import Fusion
 from service.model.network import MRNetPlane
 from service.model.preprocess import MRNET_MEAN, MRNET_STD, InputSpec
@@ -296,9 +297,9 @@ def _fusion(
     if options.fusion_data is None:
         return DEFAULT_FUSION, Metrics(), DEFAULT_FUSION_METHOD
     root = options.fusion_data
-    from service.store.import_fusion import fit_fusion
-
-    fusion, metrics = fit_fusion(weights, root, options.task, options.dtype, progress=progress)
+    fusion, metrics = fit_fusion(
+        weights.states, weights.format.input, root, options.task, options.dtype, progress=progress
+    )
     return fusion, metrics, f"fitted by logistic regression on the train split of {root}"
 
 

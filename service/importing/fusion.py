@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -12,8 +11,9 @@ from sklearn.metrics import roc_auc_score
 from torch import Tensor
 from tqdm import tqdm
 
-from service.datasets.layout import PLANES, Plane, labels_path
+from service.datasets.layout import labels_path
 from service.datasets.reader import SplitReader
+from service.domain import PLANES, Plane
 from service.errors import DatasetError, InvalidVolumeError
 from service.inference.predictor import score_plane
 from service.model.fusion import Fusion
@@ -22,9 +22,6 @@ from service.model.preprocess import InputSpec
 from service.store.manifest import Metrics, PlaneMetrics
 from service.store.writer import WeightsDtype
 from service.training.fusion import fit_logistic_fusion
-
-if TYPE_CHECKING:
-    from service.store.importer import ImportedWeights
 
 TRAIN_AUC_NOTE = (
     "AUCs on the train cases the fusion was fitted on; optimistic, not a validation metric."
@@ -59,12 +56,18 @@ def _train_reader(root: Path, task: str) -> SplitReader:
 
 
 def fit_fusion(
-    weights: ImportedWeights, root: Path, task: str, dtype: WeightsDtype, *, progress: bool = False
+    states: Mapping[Plane, Mapping[str, Tensor]],
+    spec: InputSpec,
+    root: Path,
+    task: str,
+    dtype: WeightsDtype,
+    *,
+    progress: bool = False,
 ) -> tuple[Fusion, Metrics]:
     """Logistic regression on the train split's three plane logits, and its train AUCs."""
     reader = _train_reader(root, task)
-    networks = {plane: _network(weights.states[plane], dtype) for plane in PLANES}
-    spec, cases = weights.format.input, reader.case_ids
+    networks = {plane: _network(states[plane], dtype) for plane in PLANES}
+    cases = reader.case_ids
     logits = np.array([
         [_case_logit(reader, case_id, plane, networks[plane], spec) for plane in PLANES]
         for case_id in tqdm(cases, desc="scoring train cases", unit="case", disable=not progress)
