@@ -13,22 +13,35 @@ from service.domain import PLANES, Plane
 from service.model.fusion import Fusion
 from service.model.network import MRNetPlane
 from service.model.preprocess import InputSpec
-from service.store.manifest import PackageDraft, Threshold, Training
+from service.store.manifest import PackageDraft, TaskHead, Threshold, Training
 
 
-def random_states(seed: int) -> dict[Plane, dict[str, torch.Tensor]]:
+def random_states(seed: int, num_tasks: int = 1) -> dict[Plane, dict[str, torch.Tensor]]:
     """Plane state dicts with random weights, reproducible for a seed."""
     torch.manual_seed(seed)
-    return {plane: MRNetPlane().state_dict() for plane in PLANES}
+    return {plane: MRNetPlane(num_tasks).state_dict() for plane in PLANES}
 
 
-def draft(task: str = "acl", size: int = 64) -> PackageDraft:
-    """A manifest draft for test packages; 64x64 input keeps the tests fast."""
-    return PackageDraft(
+def head(task: str = "acl") -> TaskHead:
+    return TaskHead(
         task=task,
-        input=InputSpec(size=size),
         fusion=Fusion(coefficients={"axial": 0.5, "coronal": 0.8, "sagittal": 1.2}, intercept=-0.3),
         threshold=Threshold(value=0.5, method="fixed for tests"),
+    )
+
+
+def draft(
+    task: str = "acl", size: int = 64, tasks: tuple[str, ...] | None = None, name: str | None = None
+) -> PackageDraft:
+    """A manifest draft for test packages; 64x64 input keeps the tests fast.
+
+    One task (`task`, also the package name) unless `tasks` lists several.
+    """
+    heads = [head(t) for t in (tasks or (task,))]
+    return PackageDraft(
+        name=name or task,
+        input=InputSpec(size=size),
+        tasks=heads,
         training=Training(source="test", command="pytest"),
         intended_use="Random weights for tests; not a model.",
     )

@@ -92,13 +92,13 @@ def prediction_response(
     manifest = package.manifest
     return PredictionResponse(
         request_id=request_id,
-        task=manifest.task,
+        task=manifest.tasks[0].task,
         probability=exam.probability,
         positive=exam.positive,
         threshold=exam.threshold,
         planes={plane: _plane(exam.planes[plane]) for plane in RESPONSE_PLANES},
         model=ModelIdentity(
-            task=manifest.task,
+            task=manifest.tasks[0].task,
             version=manifest.version,
             architecture=manifest.architecture,
             sha256=package.digest,

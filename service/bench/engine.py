@@ -148,7 +148,7 @@ def _submit_loop(
 ) -> Callable[[], None]:
     """A submitter: prepare an exam, submit it, wait, record; until the time is up."""
     counter, lock = itertools.count(), threading.Lock()
-    task, spec = package.manifest.task, package.manifest.input
+    task, spec = package.manifest.tasks[0].task, package.manifest.input
 
     def submitter() -> None:
         for round_ in itertools.count():
@@ -176,10 +176,12 @@ def time_engine(
     def observe(stats: BatchStats, _seconds: float) -> None:
         run.batch_exams.append(stats.exams)
 
-    engine = Engine({package.manifest.task: package}, spec.config, observe)
+    engine = Engine({package.manifest.tasks[0].task: package}, spec.config, observe)
     engine.start()
     try:
-        engine.submit(_job(package.manifest.task, package.manifest.input, exams.exams[0])).result()
+        engine.submit(
+            _job(package.manifest.tasks[0].task, package.manifest.input, exams.exams[0])
+        ).result()
         run.batch_exams.clear()  # the warm-up exam is not counted
         started = time.perf_counter()
         submitter = _submit_loop(engine, package, exams, run, started + seconds)
@@ -280,7 +282,7 @@ def _model_info(package: ModelPackage, cpu_winograd: bool) -> dict[str, Any]:
     cpu = package.device.type == "cpu"
     precision = "float32" if cpu else "float16-autocast"
     return {
-        "task": manifest.task,
+        "task": manifest.tasks[0].task,
         "version": manifest.version,
         "sha256": package.digest,
         "input_size": manifest.input.network_size,

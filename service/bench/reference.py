@@ -66,7 +66,7 @@ class ReferenceModel:
             state = package.planes[plane].state_dict()
             model.load_state_dict({k: v.float().cpu().contiguous() for k, v in state.items()})
             planes[plane] = model.to(device).eval()
-        return cls(planes, package.manifest.input, package.manifest.fusion, device)
+        return cls(planes, package.manifest.input, package.manifest.tasks[0].fusion, device)
 
     def series(self, volume: npt.NDArray[np.generic]) -> Tensor:
         """A volume as the published loader hands it to the model: (1, S, 3, H, W) float32."""

@@ -47,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
     package = load_package(Path(args.store), args.task, args.version, resolve_device(args.device))
     manifest = package.manifest
-    scorer = Scorer(package.planes, manifest.input, manifest.fusion, manifest.threshold.value)
+    head = manifest.head(args.task)
+    scorer = Scorer(package.planes, manifest.input, head.fusion, head.threshold.value)
     reader = SplitReader(Path(args.data), args.split, args.task)
     report = evaluate(scorer, reader, bootstrap_rounds=args.bootstrap_rounds)
-    report["model"] = f"{manifest.task}/{manifest.version}"
+    report["model"] = f"{manifest.name}/{manifest.version}"
     print(format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")

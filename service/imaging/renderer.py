@@ -68,7 +68,7 @@ class SliceRenderer:
 
     async def cam_png(self, ref: PlaneRef, index: int, package: ModelPackage) -> bytes:
         stamp = await asyncio.to_thread(file_stamp, ref)
-        key = (*_where(ref), package.manifest.task, package.digest, stamp)
+        key = (*_where(ref), package.manifest.name, package.digest, stamp)
         stack, _ = await self.cams.get(key, partial(self._cams, ref, package))
         return await asyncio.to_thread(self._cam_png, ref, index, stack, package)
 

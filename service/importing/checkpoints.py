@@ -46,6 +46,7 @@ from service.model.preprocess import MRNET_MEAN, MRNET_STD, InputSpec
 from service.store.manifest import (
     Metrics,
     PackageDraft,
+    TaskHead,
     Threshold,
     Training,
     is_task_name,
@@ -315,12 +316,16 @@ def _draft(
         checkpoints=weights.sources,
         fusion=method,
     )
-    return PackageDraft(
+    head = TaskHead(
         task=options.task,
-        input=weights.format.input,
         fusion=fusion,
         threshold=Threshold(value=options.threshold, method="given at import"),
         metrics=metrics,
+    )
+    return PackageDraft(
+        name=options.task,
+        input=weights.format.input,
+        tasks=[head],
         training=training,
         intended_use=options.intended_use
         or f"Imported from {name} checkpoints; verify on your own validation data before any use.",

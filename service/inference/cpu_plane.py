@@ -44,7 +44,7 @@ class CpuPlane(MRNetPlane):
     """
 
     def __init__(self, network: MRNetPlane, winograd: bool = True) -> None:
-        super().__init__()
+        super().__init__(network.num_tasks)
         self.load_state_dict(network.state_dict())
         self.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.winograd = winograd

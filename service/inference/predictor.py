@@ -78,6 +78,7 @@ def fuse(
     package: ModelPackage, planes: dict[Plane, PlanePrediction], warnings: list[str]
 ) -> ExamPrediction:
     """The exam's probability from its plane logits, and the decision at the threshold."""
-    probability = package.manifest.fusion.probability({p: planes[p].logit for p in PLANES})
-    threshold = package.manifest.threshold.value
+    head = package.manifest.tasks[0]
+    probability = head.fusion.probability({p: planes[p].logit for p in PLANES})
+    threshold = head.threshold.value
     return ExamPrediction(probability, probability >= threshold, threshold, planes, warnings)

@@ -5,12 +5,14 @@ torchvision ImageNet AlexNet state dict loads into `features` as it is.
 
 The forward pass is split so an engine can pack slices of several volumes into
 one stack: `embed` runs the backbone per slice, `pool_volumes` takes the max
-over each volume's slices by lengths, `classifier` maps 256 features to a logit.
+over each volume's slices by lengths, `classifier` maps 256 features to one
+logit per task: a `Linear(256, T)` whose row t is task t's head, so the tasks
+share the backbone and each task's attribution stays exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import torch
@@ -88,13 +90,39 @@ class PooledVolumes(NamedTuple):
     argmax: list[Tensor]  # V tensors of (256,) slice indices within each volume
 
 
-class MRNetPlane(nn.Module):
-    """One plane's model: slices (N, 3, H, W) -> per-volume logits."""
+def state_dict_problem(state: Mapping[str, Tensor], num_tasks: int = 1) -> str | None:
+    """Why `state` does not fit `MRNetPlane(num_tasks)`, or None when it does.
 
-    def __init__(self) -> None:
+    The one check behind the writer, the loader and the checkpoint import.
+    """
+    expected = MRNetPlane(num_tasks).state_dict()
+    missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or extra:
+        return f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
+    for name, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            return f"{name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
+    return None
+
+
+class MRNetPlane(nn.Module):
+    """One plane's model: slices (N, 3, H, W) -> per-volume logits, one per task."""
+
+    def __init__(self, num_tasks: int = 1) -> None:
         super().__init__()
+        if num_tasks < 1:
+            raise ValueError(f"a plane network needs at least one task head, not {num_tasks}")
         self.features = alexnet_features()
-        self.classifier = nn.Linear(NUM_FEATURES, 1)
+        self.classifier = nn.Linear(NUM_FEATURES, num_tasks)
+
+    @property
+    def num_tasks(self) -> int:
+        return self.classifier.out_features
+
+    def head(self, index: int) -> tuple[Tensor, Tensor]:
+        """Task `index`'s classifier weights (256,) and bias (), detached."""
+        weight = self.classifier.weight.detach()[index]  # (256,)
+        return weight, self.classifier.bias.detach()[index]
 
     def feature_maps(self, slices: Tensor) -> Tensor:
         """Last feature maps, the A_f(x, y) of the class activation map."""
@@ -130,7 +158,7 @@ class MRNetPlane(nn.Module):
         return PooledVolumes(torch.stack(pooled), argmax)
 
     def forward(self, slices: Tensor, lengths: Sequence[int] | None = None) -> Tensor:
-        """Logits (V,) for a packed stack of slices; one volume when `lengths` is None."""
+        """Logits (V, T) for a packed stack of slices; one volume when `lengths` is None."""
         embeddings = self.embed(slices)  # (N, 256)
         pooled = self.pool_volumes(embeddings, lengths or [embeddings.shape[0]])
-        return self.classifier(pooled.features).squeeze(1)  # type: ignore[no-any-return]
+        return self.classifier(pooled.features)  # type: ignore[no-any-return]  # (V, T)

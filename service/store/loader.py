@@ -18,14 +18,17 @@ from safetensors.torch import load_file
 
 from service.domain import PLANES, Plane
 from service.errors import PackageError, PackageNotFoundError
-from service.model.network import MRNetPlane
+from service.model.network import MRNetPlane, state_dict_problem
 from service.store.files import sha256_file
 from service.store.manifest import MANIFEST_NAME, Manifest, is_task_name, is_version, version_key
 
 
 @dataclass
 class ModelPackage:
-    """A verified package with its three plane networks on one device, in eval mode."""
+    """A verified package with its three plane networks on one device, in eval mode.
+
+    Each network has one classifier row per task of `manifest.tasks`, in order.
+    """
 
     manifest: Manifest
     path: Path
@@ -34,33 +37,35 @@ class ModelPackage:
     device: torch.device
 
 
-def list_tasks(store: Path) -> list[str]:
+def list_packages(store: Path) -> list[str]:
+    """The package names (folders) of a store, sorted."""
     if not store.is_dir():
         return []
     return sorted(p.name for p in store.iterdir() if p.is_dir() and is_task_name(p.name))
 
 
-def list_versions(store: Path, task: str) -> list[str]:
-    """Versions of a task, oldest first; folders that are not versions are skipped."""
-    folder = store / task
-    if not is_task_name(task) or not folder.is_dir():
+def list_versions(store: Path, name: str) -> list[str]:
+    """Versions of a package, oldest first; folders that are not versions are skipped."""
+    folder = store / name
+    if not is_task_name(name) or not folder.is_dir():
         return []
     versions = [p.name for p in folder.iterdir() if p.is_dir() and is_version(p.name)]
     return sorted(versions, key=version_key)
 
 
-def resolve_package(store: Path, task: str, version: str | None = None) -> Path:
+def resolve_package(store: Path, name: str, version: str | None = None) -> Path:
     """The folder of the pinned version, or of the newest one."""
-    versions = list_versions(store, task)
+    versions = list_versions(store, name)
     if not versions:
-        raise PackageNotFoundError(f"The model store {store} has no package for task {task!r}.")
+        raise PackageNotFoundError(f"The model store {store} has no package {name!r}.")
     if version is None:
-        return store / task / versions[-1]
+        return store / name / versions[-1]
     if version not in versions:
         raise PackageNotFoundError(
-            f"Task {task!r} has no version {version!r} in {store}; it has {', '.join(versions)}."
+            f"The package {name!r} has no version {version!r} in {store}; "
+            f"it has {', '.join(versions)}."
         )
-    return store / task / version
+    return store / name / version
 
 
 def read_manifest(folder: Path) -> tuple[Manifest, str]:
@@ -74,9 +79,9 @@ def read_manifest(folder: Path) -> tuple[Manifest, str]:
         manifest = Manifest.model_validate(json.loads(raw))
     except (ValueError, ValidationError) as error:
         raise PackageError(f"The manifest {path} is not valid: {error}") from error
-    if folder.name != manifest.version or folder.parent.name != manifest.task:
+    if folder.name != manifest.version or folder.parent.name != manifest.name:
         raise PackageError(
-            f"The manifest {path} says {manifest.task}/{manifest.version}, "
+            f"The manifest {path} says {manifest.name}/{manifest.version}, "
             f"but it lies in {folder.parent.name}/{folder.name}."
         )
     return manifest, hashlib.sha256(raw).hexdigest()
@@ -99,41 +104,32 @@ def verify_package(folder: Path) -> tuple[Manifest, str]:
     return manifest, digest
 
 
-def _load_plane(path: Path, plane: Plane, device: torch.device) -> MRNetPlane:
+def _load_plane(path: Path, plane: Plane, device: torch.device, num_tasks: int) -> MRNetPlane:
     try:
         tensors = load_file(str(path), device="cpu")
     except (SafetensorError, OSError) as error:
         raise PackageError(
             f"The {plane} weights file {path} is not safetensors: {error}"
         ) from error
-    network = MRNetPlane()
-    expected = network.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    if missing or extra:
+    problem = state_dict_problem(tensors, num_tasks)
+    if problem is not None:
         raise PackageError(
-            f"The {plane} weights file {path} does not fit the network: "
-            f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}."
+            f"The {plane} weights file {path} does not fit a {num_tasks}-task network: {problem}."
         )
-    for name, tensor in tensors.items():
-        if tensor.shape != expected[name].shape:
-            raise PackageError(
-                f"The {plane} weights file {path} has {name} of shape {tuple(tensor.shape)}, "
-                f"expected {tuple(expected[name].shape)}."
-            )
+    network = MRNetPlane(num_tasks)
     network.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()})
     return network.to(device).eval()
 
 
 def load_package(
-    store: Path, task: str, version: str | None = None, device: str | torch.device = "cpu"
+    store: Path, name: str, version: str | None = None, device: str | torch.device = "cpu"
 ) -> ModelPackage:
     """Verify a package and build its plane networks on `device` (float32, eval mode)."""
-    folder = resolve_package(store, task, version)
+    folder = resolve_package(store, name, version)
     manifest, digest = verify_package(folder)
-    target = torch.device(device)
+    target, heads = torch.device(device), len(manifest.tasks)
     planes = {
-        plane: _load_plane(folder / manifest.weights.planes[plane].file, plane, target)
+        plane: _load_plane(folder / manifest.weights.planes[plane].file, plane, target, heads)
         for plane in PLANES
     }
     return ModelPackage(manifest, folder, digest, planes, target)

@@ -1,7 +1,13 @@
 """The model package manifest: everything needed to rebuild and judge a model.
 
-`model_store/<task>/<version>/manifest.json` beside one safetensors file per
+`model_store/<name>/<version>/manifest.json` beside one safetensors file per
 plane. The manifest is data, validated here; no code travels with a package.
+
+A package carries one or more tasks on shared plane backbones: each plane's
+`classifier` is a `Linear(256, T)` whose row i is the head of `tasks[i]`, and
+each task has its own fusion, threshold and metrics. Schema 1 manifests (one
+task, named by the folder, fields at the top level) are read as one-task
+packages.
 """
 
 from __future__ import annotations
@@ -9,13 +15,13 @@ from __future__ import annotations
 import re
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.domain import PLANES, Plane
 from service.model.fusion import Fusion
 from service.model.preprocess import InputSpec
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 ARCHITECTURE: Final = "mrnet-alexnet"
 MANIFEST_NAME: Final = "manifest.json"
 
@@ -100,32 +106,89 @@ class Training(BaseModel):
     stages: list[str] = Field(default_factory=list)
 
 
-class PackageDraft(_Strict):
-    """A manifest without what the writer decides (version, weights, schema)."""
+class TaskHead(_Strict):
+    """One task of a package: its row of every plane's classifier, fusion and operating point."""
 
     task: str = Field(pattern=TASK_PATTERN)
-    input: InputSpec = InputSpec()
     fusion: Fusion
     threshold: Threshold
     metrics: Metrics = Field(default_factory=Metrics)
+
+
+class PackageDraft(_Strict):
+    """A manifest without what the writer decides (version, weights, schema)."""
+
+    name: str = Field(pattern=TASK_PATTERN, description="the package's folder in the store")
+    input: InputSpec = InputSpec()
+    tasks: list[TaskHead] = Field(
+        min_length=1, max_length=16, description="in classifier row order"
+    )
     training: Training
     intended_use: str = Field(min_length=1)
 
+    @field_validator("tasks")
+    @classmethod
+    def _distinct(cls, tasks: list[TaskHead]) -> list[TaskHead]:
+        names = [head.task for head in tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a task appears twice in {names}")
+        return tasks
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return tuple(head.task for head in self.tasks)
+
+    def head_index(self, task: str) -> int:
+        """The row of `task` in every plane's classifier; KeyError when not carried."""
+        for index, head in enumerate(self.tasks):
+            if head.task == task:
+                return index
+        raise KeyError(task)
+
+    def head(self, task: str) -> TaskHead:
+        return self.tasks[self.head_index(task)]
+
+
+def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema 1 manifest (one task, at the top level) in the schema 2 shape."""
+    data = dict(data)
+    head = {key: data.pop(key) for key in ("task", "fusion", "threshold", "metrics") if key in data}
+    data["name"] = head.get("task")
+    data["tasks"] = [head]
+    return data
+
 
 class Manifest(PackageDraft):
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2] = Field(description="1: a one-task manifest, read as such")
     version: str = Field(pattern=VERSION_PATTERN)
     architecture: Literal["mrnet-alexnet"]
     created_at: str
     weights: Weights
 
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("schema_version") == 1 and "tasks" not in data:
+            return _from_schema_1(data)
+        return data
+
     def describe(self) -> dict[str, Any]:
         """The summary a client sees in /v1/models."""
+        first = self.tasks[0]
         return {
-            "task": self.task,
+            "task": first.task,  # the package's first task, as one-task clients read it
+            "threshold": first.threshold.model_dump(),
+            "metrics": first.metrics.model_dump(),
+            "name": self.name,
             "version": self.version,
             "architecture": self.architecture,
-            "threshold": self.threshold.model_dump(),
-            "metrics": self.metrics.model_dump(),
+            "tasks": [
+                {
+                    "task": head.task,
+                    "threshold": head.threshold.model_dump(),
+                    "metrics": head.metrics.model_dump(),
+                }
+                for head in self.tasks
+            ],
             "intended_use": self.intended_use,
         }

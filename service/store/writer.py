@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 
 from service.domain import PLANES, Plane
 from service.errors import PackageError
-from service.model.network import MRNetPlane
+from service.model.network import state_dict_problem
 from service.store.files import sha256_file
 from service.store.loader import list_versions
 from service.store.manifest import (
@@ -38,29 +38,25 @@ WeightsDtype = Literal["float16", "float32"]
 _TORCH_DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
 
-def next_version(store: Path, task: str) -> str:
-    """One more than the newest whole-number version, "1" for a new task."""
-    whole = [int(v.split(".")[0]) for v in list_versions(store, task)]
+def next_version(store: Path, name: str) -> str:
+    """One more than the newest whole-number version, "1" for a new package."""
+    whole = [int(v.split(".")[0]) for v in list_versions(store, name)]
     return str(max(whole, default=0) + 1)
 
 
-def _check_state_dict(plane: Plane, state: Mapping[str, torch.Tensor]) -> None:
-    expected = MRNetPlane().state_dict()
-    if set(state) != set(expected):
-        raise PackageError(
-            f"The {plane} state dict has keys {sorted(state)}, expected {sorted(expected)}."
-        )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
-            raise PackageError(f"The {plane} tensor {name} has shape {tuple(tensor.shape)}.")
-
-
 def _write_weights(
-    folder: Path, states: Mapping[Plane, Mapping[str, torch.Tensor]], dtype: WeightsDtype
+    folder: Path,
+    states: Mapping[Plane, Mapping[str, torch.Tensor]],
+    dtype: WeightsDtype,
+    num_tasks: int,
 ) -> Weights:
     files: dict[Plane, WeightsFile] = {}
     for plane in PLANES:
-        _check_state_dict(plane, states[plane])
+        problem = state_dict_problem(states[plane], num_tasks)
+        if problem is not None:
+            raise PackageError(
+                f"The {plane} state dict does not fit a {num_tasks}-task network: {problem}."
+            )
         tensors = {
             name: tensor.detach().to("cpu", _TORCH_DTYPES[dtype]).contiguous()
             for name, tensor in states[plane].items()
@@ -79,18 +75,18 @@ def write_package(
     dtype: WeightsDtype = "float16",
     version: str | None = None,
 ) -> Path:
-    """Write a new version of `draft.task` and return its folder."""
+    """Write a new version of the package `draft.name` and return its folder."""
     if version is not None and not is_version(version):
         raise PackageError(f"{version!r} is not a package version (digits, dot separated).")
-    task_folder = store / draft.task
+    task_folder = store / draft.name
     task_folder.mkdir(parents=True, exist_ok=True)
-    version = version or next_version(store, draft.task)
+    version = version or next_version(store, draft.name)
     final = task_folder / version
     if final.exists():
         raise PackageError(f"The package {final} already exists; versions are never overwritten.")
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=task_folder))
     try:
-        weights = _write_weights(staging, states, dtype)
+        weights = _write_weights(staging, states, dtype, len(draft.tasks))
         manifest = Manifest(
             **draft.model_dump(),
             schema_version=SCHEMA_VERSION,

@@ -15,7 +15,7 @@ from service.domain import PLANES, Plane
 from service.evaluation.metrics import choose_threshold
 from service.evaluation.report import Scorer, evaluate
 from service.model.network import MRNetPlane
-from service.store.manifest import Metrics, PackageDraft, Threshold, Training
+from service.store.manifest import Metrics, PackageDraft, TaskHead, Threshold, Training
 from service.store.writer import write_package
 from service.training.fusion import fit_logistic_fusion
 from service.training.trainer import (
@@ -107,12 +107,13 @@ def assemble(
     scorer = Scorer(_networks(runs, device), config.spec, fusion, threshold.value)
     report = evaluate(scorer, valid, config.progress, config.bootstrap_rounds)
     synthetic = valid.truth is not None
+    head = TaskHead(
+        task=config.task, fusion=fusion, threshold=threshold, metrics=Metrics.model_validate(report)
+    )
     draft = PackageDraft(
-        task=config.task,
+        name=config.task,
         input=config.spec,
-        fusion=fusion,
-        threshold=threshold,
-        metrics=Metrics.model_validate(report),
+        tasks=[head],
         training=_training_record(config, runs, command, fusion_kind),
         intended_use=DEMO_USE if synthetic else REAL_USE,
     )

@@ -148,7 +148,7 @@ def finetune_epoch(
     for index in tqdm(order, desc=f"finetune {data.plane}", disable=not progress, leave=False):
         stack = augment_volume(data.volume(index), config.augmentation, generator).to(device)
         target = torch.tensor([float(data.labels[index])], device=device)
-        loss = F.binary_cross_entropy_with_logits(net(stack), target, pos_weight=weight)
+        loss = F.binary_cross_entropy_with_logits(net(stack)[:, 0], target, pos_weight=weight)
         optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()

@@ -103,7 +103,7 @@ def test_models_lists_the_served_package(
     assert model["precision"] == "float32"
     assert model["convolutions"] == "winograd-f4x4"
     assert model["threshold"]["value"] == 0.5
-    assert model["metrics"] == package.manifest.metrics.model_dump()
+    assert model["metrics"] == package.manifest.tasks[0].metrics.model_dump()
     assert model["intended_use"] == "Random weights for tests; not a model."
     assert model["input"]["size"] == 64
 

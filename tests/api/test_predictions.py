@@ -40,7 +40,7 @@ def test_prediction_body_follows_the_contract(
     assert body["request_id"] == response.headers["x-request-id"]
     assert body["task"] == "acl"
     assert 0.0 <= body["probability"] <= 1.0
-    assert body["threshold"] == package.manifest.threshold.value == 0.5
+    assert body["threshold"] == package.manifest.tasks[0].threshold.value == 0.5
     assert body["positive"] == (body["probability"] >= body["threshold"])
     assert set(body["planes"]) == RESPONSE_PLANES
     for plane, volume in volumes.items():

@@ -44,9 +44,9 @@ def test_the_command_writes_a_package_and_says_where(
     assert out[1].startswith("Imported mrnet-service checkpoints as acl version 1 (float32")
     manifest = load_package(tmp_path / "store", "acl").manifest
     assert manifest.training.command == shlex.join(["mrnet", *argv])
-    assert manifest.fusion.coefficients == {"axial": 0.5, "coronal": -1.0, "sagittal": 0.2}
-    assert manifest.fusion.intercept == 0.25
-    assert manifest.threshold.value == 0.4
+    assert manifest.tasks[0].fusion.coefficients == {"axial": 0.5, "coronal": -1.0, "sagittal": 0.2}
+    assert manifest.tasks[0].fusion.intercept == 0.25
+    assert manifest.tasks[0].threshold.value == 0.4
 
 
 def test_errors_are_one_sentence_on_stderr(

@@ -61,7 +61,7 @@ def test_evaluate_reports_every_metric(tmp_path: Path, make_package: object) -> 
     folder = make_package()  # type: ignore[operator]
     package = load_package(folder.parent.parent, "acl")
     manifest = package.manifest
-    scorer = Scorer(package.planes, manifest.input, manifest.fusion, 0.5)
+    scorer = Scorer(package.planes, manifest.input, manifest.tasks[0].fusion, 0.5)
     report = evaluate(scorer, SplitReader(data, "valid", "acl"), False, bootstrap_rounds=50)
     assert report["cases"] == 6 and report["positives"] == 2
     assert 0.0 <= report["auc"] <= 1.0

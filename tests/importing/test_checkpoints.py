@@ -224,8 +224,8 @@ def test_manifest_records_format_preprocessing_and_checkpoints(tmp_path: Path) -
         "file": "sagittal.pth",
         "sha256": hashlib.sha256(paths["sagittal"].read_bytes()).hexdigest(),
     }
-    assert manifest.threshold.value == 0.5
-    assert manifest.threshold.method == "given at import"
+    assert manifest.tasks[0].threshold.value == 0.5
+    assert manifest.tasks[0].threshold.method == "given at import"
     assert manifest.intended_use.startswith("Imported from nicholasbien checkpoints; verify")
 
 
@@ -388,11 +388,11 @@ def test_legacy_serialization_of_2018_era_files_is_read(tmp_path: Path) -> None:
 
 def test_default_fusion_is_the_mean_of_plane_logits(tmp_path: Path, volumes: Volumes) -> None:
     package = import_into(tmp_path / "store", save_planes(tmp_path, random_states(1)))
-    fusion = package.manifest.fusion
+    fusion = package.manifest.tasks[0].fusion
     assert fusion.coefficients == dict.fromkeys(PLANES, pytest.approx(1 / 3))
     assert fusion.intercept == 0.0
     assert (package.manifest.training.model_extra or {})["fusion"] == DEFAULT_FUSION_METHOD
-    assert package.manifest.metrics.auc is None
+    assert package.manifest.tasks[0].metrics.auc is None
     exam = predict_exam(package, volumes)
     mean = sum(exam.planes[p].logit for p in PLANES) / 3
     assert exam.probability == pytest.approx(sigmoid(mean), abs=1e-9)
@@ -403,8 +403,8 @@ def test_explicit_fusion_is_kept(tmp_path: Path) -> None:
     package = import_into(
         tmp_path / "store", save_planes(tmp_path, random_states(1)), fusion=given, threshold=0.3
     )
-    assert package.manifest.fusion == given
-    assert package.manifest.threshold.value == 0.3
+    assert package.manifest.tasks[0].fusion == given
+    assert package.manifest.tasks[0].threshold.value == 0.3
     assert (package.manifest.training.model_extra or {})["fusion"] == "given at import"
 
 
@@ -437,7 +437,7 @@ def test_fusion_is_fitted_on_the_train_split(tmp_path: Path, rng: np.random.Gene
     package = import_into(tmp_path / "store", paths, dtype="float32", fusion_data=tmp_path / "data")
     reference = LogisticRegression(C=1.0, max_iter=1000).fit(logits, labels)
     assert abs(reference.intercept_[0]) > 0.1 and np.ptp(logits, axis=0).min() > 0.1
-    fusion, metrics = package.manifest.fusion, package.manifest.metrics
+    fusion, metrics = package.manifest.tasks[0].fusion, package.manifest.tasks[0].metrics
     assert [fusion.coefficients[p] for p in PLANES] == pytest.approx(
         reference.coef_[0].tolist(), rel=1e-4
     )

@@ -26,8 +26,10 @@ def test_contributions_and_bias_sum_to_the_logit(seed: int) -> None:
         for volume, logit in zip(embeddings, logits, strict=True):
             result = attribute(volume, model.classifier.weight, model.classifier.bias)
             assert len(result.contributions) == volume.shape[0]
-            assert result.bias + sum(result.contributions) == pytest.approx(float(logit), abs=1e-4)
-            assert result.logit == pytest.approx(float(logit), abs=1e-4)
+            assert result.bias + sum(result.contributions) == pytest.approx(
+                float(logit[0]), abs=1e-4
+            )
+            assert result.logit == pytest.approx(float(logit[0]), abs=1e-4)
             total = sum(result.attention)
             assert total == pytest.approx(1.0, abs=1e-9) or total == 0.0
             assert min(result.attention) >= 0.0

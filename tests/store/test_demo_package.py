@@ -22,13 +22,13 @@ def test_demo_package_verifies_and_is_labelled_for_demonstration() -> None:
     assert manifest.training.source == "trained"
     assert manifest.training.command.startswith("mrnet train")
     assert (manifest.training.model_extra or {})["data_command"].startswith("mrnet synth")
-    assert manifest.metrics.auc is not None and manifest.metrics.auc >= 0.95
+    assert manifest.tasks[0].metrics.auc is not None and manifest.tasks[0].metrics.auc >= 0.95
     # the project's bar: fused attention hit rate >= 0.80 on its synthetic validation split
-    assert (manifest.metrics.model_extra or {})["attention_hit_rate"] >= 0.80
+    assert (manifest.tasks[0].metrics.model_extra or {})["attention_hit_rate"] >= 0.80
     assert manifest.training.model_extra["fusion_fitted_on"].startswith(  # type: ignore[index]
         "train logits, out-of-fold"
     )
-    assert 0.0 < manifest.threshold.value < 1.0
+    assert 0.0 < manifest.tasks[0].threshold.value < 1.0
 
 
 @pytest.mark.slow

@@ -89,7 +89,7 @@ def test_missing_weights_file_is_refused_naming_it(make_package: PackageFactory)
 def test_broken_manifest_is_refused_naming_it(make_package: PackageFactory) -> None:
     folder = make_package()
     manifest = json.loads((folder / "manifest.json").read_text())
-    del manifest["fusion"]
+    del manifest["tasks"][0]["fusion"]
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(PackageError, match=r"manifest .*manifest\.json is not valid"):
         verify_package(folder)
@@ -106,7 +106,9 @@ def test_package_moved_to_another_version_is_refused(make_package: PackageFactor
 def test_weights_of_the_wrong_shape_are_refused(tmp_path: Path) -> None:
     states = random_states(0)
     states["axial"]["classifier.weight"] = torch.zeros(2, 256)
-    with pytest.raises(PackageError, match=r"axial tensor classifier\.weight"):
+    with pytest.raises(
+        PackageError, match=r"axial state dict .*classifier\.weight has shape \(2, 256\)"
+    ):
         write_package(tmp_path, draft(), states)
     assert list_versions(tmp_path, "acl") == []
 
@@ -133,3 +135,40 @@ def test_loaded_package_scores_like_its_weights(make_package: PackageFactory) ->
     reference.load_state_dict(random_states(5)["axial"])
     with torch.inference_mode():
         assert torch.allclose(package.planes["axial"](slices), reference.eval()(slices))
+
+
+def test_a_multi_task_package_shares_backbones_with_one_head_row_per_task(
+    tmp_path: Path,
+) -> None:
+    tasks = ("abnormal", "acl", "meniscus")
+    states = random_states(5, num_tasks=3)
+    write_package(tmp_path, draft(tasks=tasks, name="triage"), states, dtype="float32")
+    package = load_package(tmp_path, "triage")
+    assert package.manifest.task_names == tasks
+    assert package.manifest.head_index("meniscus") == 2
+    assert package.manifest.head("acl").task == "acl"
+    network = package.planes["coronal"]
+    assert network.num_tasks == 3
+    weight, bias = network.head(2)
+    assert torch.equal(weight, states["coronal"]["classifier.weight"][2])
+    assert float(bias) == float(states["coronal"]["classifier.bias"][2])
+    with pytest.raises(KeyError):
+        package.manifest.head_index("knee")
+
+
+def test_a_package_whose_heads_do_not_match_its_tasks_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PackageError, match=r"does not fit a 3-task network"):
+        write_package(tmp_path, draft(tasks=("abnormal", "acl", "meniscus")), random_states(0))
+
+
+def test_schema_1_manifests_read_as_one_task_packages(make_package: PackageFactory) -> None:
+    folder = make_package()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    head = manifest.pop("tasks")[0]
+    del manifest["name"]
+    old = {**manifest, **head, "schema_version": 1}
+    (folder / "manifest.json").write_text(json.dumps(old))
+    package = load_package(folder.parent.parent, "acl")
+    assert package.manifest.name == "acl"
+    assert package.manifest.task_names == ("acl",)
+    assert package.manifest.tasks[0].threshold.value == head["threshold"]["value"]

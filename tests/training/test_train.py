@@ -53,10 +53,10 @@ def test_training_writes_a_loadable_verified_package(trained: tuple[TrainConfig,
         "choose-threshold",
     ]
     assert manifest.training.command == "mrnet train --test"
-    assert manifest.threshold.split == "valid"
-    assert 0.0 <= manifest.threshold.value <= 1.0
-    assert manifest.metrics.auc is not None and manifest.metrics.split == "valid"
-    assert set(manifest.metrics.planes) == {"axial", "coronal", "sagittal"}
+    assert manifest.tasks[0].threshold.split == "valid"
+    assert 0.0 <= manifest.tasks[0].threshold.value <= 1.0
+    assert manifest.tasks[0].metrics.auc is not None and manifest.tasks[0].metrics.split == "valid"
+    assert set(manifest.tasks[0].metrics.planes) == {"axial", "coronal", "sagittal"}
     assert "synthetic" in manifest.intended_use
     fitted_on = manifest.training.model_extra["fusion_fitted_on"]  # type: ignore[index]
     assert fitted_on.startswith("train logits, out-of-fold")
