@@ -22,7 +22,7 @@ from service.inference.predictor import ExamPrediction, PlanePrediction, fuse
 from service.model.attribution import attribute
 from service.model.fusion import sigmoid
 from service.model.network import MRNetPlane
-from service.store.loader import ModelPackage
+from service.store.loader import LoadedBackbone, ModelPackage
 
 CPU_FORWARD_SLICES = 16
 
@@ -45,10 +45,16 @@ def for_device(package: ModelPackage, cpu_winograd: bool = True) -> ModelPackage
     the same package with its networks moved to channels-last memory.
     """
     if package.device.type == "cpu":
-        planes = {p: CpuPlane(n, winograd=cpu_winograd) for p, n in package.planes.items()}
-        return replace(package, planes=dict(planes))
-    for network in package.planes.values():
-        network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        backbones = [
+            LoadedBackbone(
+                b.tasks, {p: CpuPlane(n, winograd=cpu_winograd) for p, n in b.planes.items()}
+            )
+            for b in package.backbones
+        ]
+        return replace(package, backbones=backbones)
+    for backbone in package.backbones:
+        for network in backbone.planes.values():
+            network.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return package
 
 

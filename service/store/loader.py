@@ -23,18 +23,38 @@ from service.store.files import sha256_file
 from service.store.manifest import MANIFEST_NAME, Manifest, is_task_name, is_version, version_key
 
 
+@dataclass(frozen=True)
+class LoadedBackbone:
+    """Three plane networks; classifier row t is the head of `tasks[t]`."""
+
+    tasks: tuple[str, ...]
+    planes: dict[Plane, MRNetPlane]
+
+
 @dataclass
 class ModelPackage:
-    """A verified package with its three plane networks on one device, in eval mode.
-
-    Each network has one classifier row per task of `manifest.tasks`, in order.
-    """
+    """A verified package with its plane networks on one device, in eval mode."""
 
     manifest: Manifest
     path: Path
     digest: str  # sha256 of manifest.json, which pins every weights file
-    planes: dict[Plane, MRNetPlane]
+    backbones: list[LoadedBackbone]
     device: torch.device
+
+    @property
+    def planes(self) -> dict[Plane, MRNetPlane]:
+        """The plane networks of a package with one backbone (every package trained here)."""
+        if len(self.backbones) != 1:
+            raise PackageError(
+                f"The package {self.path} has {len(self.backbones)} backbones; "
+                "look a task's networks up with locate()."
+            )
+        return self.backbones[0].planes
+
+    def locate(self, task: str) -> tuple[dict[Plane, MRNetPlane], int]:
+        """The plane networks that carry `task` and its classifier row; KeyError if absent."""
+        backbone, row = self.manifest.locate(task)
+        return self.backbones[backbone].planes, row
 
 
 def list_packages(store: Path) -> list[str]:
@@ -90,17 +110,18 @@ def read_manifest(folder: Path) -> tuple[Manifest, str]:
 def verify_package(folder: Path) -> tuple[Manifest, str]:
     """Check that every weights file exists and matches its sha256."""
     manifest, digest = read_manifest(folder)
-    for plane in PLANES:
-        entry = manifest.weights.planes[plane]
-        path = folder / entry.file
-        if not path.is_file():
-            raise PackageError(f"The {plane} weights file {path} is missing.")
-        actual = sha256_file(path)
-        if actual != entry.sha256:
-            raise PackageError(
-                f"The {plane} weights file {path} has sha256 {actual}, "
-                f"but the manifest expects {entry.sha256}; the package is refused."
-            )
+    for backbone in manifest.weights.backbones:
+        for plane in PLANES:
+            entry = backbone.planes[plane]
+            path = folder / entry.file
+            if not path.is_file():
+                raise PackageError(f"The {plane} weights file {path} is missing.")
+            actual = sha256_file(path)
+            if actual != entry.sha256:
+                raise PackageError(
+                    f"The {plane} weights file {path} has sha256 {actual}, "
+                    f"but the manifest expects {entry.sha256}; the package is refused."
+                )
     return manifest, digest
 
 
@@ -127,9 +148,17 @@ def load_package(
     """Verify a package and build its plane networks on `device` (float32, eval mode)."""
     folder = resolve_package(store, name, version)
     manifest, digest = verify_package(folder)
-    target, heads = torch.device(device), len(manifest.tasks)
-    planes = {
-        plane: _load_plane(folder / manifest.weights.planes[plane].file, plane, target, heads)
-        for plane in PLANES
-    }
-    return ModelPackage(manifest, folder, digest, planes, target)
+    target = torch.device(device)
+    backbones = [
+        LoadedBackbone(
+            tuple(backbone.tasks),
+            {
+                plane: _load_plane(
+                    folder / backbone.planes[plane].file, plane, target, len(backbone.tasks)
+                )
+                for plane in PLANES
+            },
+        )
+        for backbone in manifest.weights.backbones
+    ]
+    return ModelPackage(manifest, folder, digest, backbones, target)

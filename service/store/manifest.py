@@ -3,11 +3,13 @@
 `model_store/<name>/<version>/manifest.json` beside one safetensors file per
 plane. The manifest is data, validated here; no code travels with a package.
 
-A package carries one or more tasks on shared plane backbones: each plane's
-`classifier` is a `Linear(256, T)` whose row i is the head of `tasks[i]`, and
-each task has its own fusion, threshold and metrics. Schema 1 manifests (one
-task, named by the folder, fields at the top level) are read as one-task
-packages.
+A package carries one or more tasks. Each task has its own fusion, threshold
+and metrics (`tasks`), and its head lives on one backbone (`weights.backbones`):
+three plane networks whose `classifier` is a `Linear(256, T)`, row t the head
+of the backbone's t-th task. A package trained here has one backbone shared by
+all its tasks; an import of one network per task has one backbone per task.
+Schema 1 manifests (one task, named by the folder, fields at the top level) are
+read as one-task packages.
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ class WeightsFile(_Strict):
     sha256: str = Field(pattern=_SHA256)
 
 
-class Weights(_Strict):
-    format: Literal["safetensors"] = "safetensors"
-    dtype: Literal["float16", "float32"]
+class Backbone(_Strict):
+    """Three plane networks and the tasks whose heads they carry (classifier row order)."""
+
+    tasks: list[str] = Field(min_length=1, max_length=16)
     planes: dict[Plane, WeightsFile]
 
     @field_validator("planes")
@@ -64,6 +67,14 @@ class Weights(_Strict):
         if missing:
             raise ValueError(f"no weights file for {', '.join(missing)}")
         return planes
+
+
+class Weights(_Strict):
+    """Usually one backbone shared by every task; an import of one network per task has several."""
+
+    format: Literal["safetensors"] = "safetensors"
+    dtype: Literal["float16", "float32"]
+    backbones: list[Backbone] = Field(min_length=1, max_length=16)
 
 
 class Threshold(_Strict):
@@ -120,9 +131,7 @@ class PackageDraft(_Strict):
 
     name: str = Field(pattern=TASK_PATTERN, description="the package's folder in the store")
     input: InputSpec = InputSpec()
-    tasks: list[TaskHead] = Field(
-        min_length=1, max_length=16, description="in classifier row order"
-    )
+    tasks: list[TaskHead] = Field(min_length=1, max_length=16)
     training: Training
     intended_use: str = Field(min_length=1)
 
@@ -138,15 +147,12 @@ class PackageDraft(_Strict):
     def task_names(self) -> tuple[str, ...]:
         return tuple(head.task for head in self.tasks)
 
-    def head_index(self, task: str) -> int:
-        """The row of `task` in every plane's classifier; KeyError when not carried."""
-        for index, head in enumerate(self.tasks):
-            if head.task == task:
-                return index
-        raise KeyError(task)
-
     def head(self, task: str) -> TaskHead:
-        return self.tasks[self.head_index(task)]
+        """The fusion, threshold and metrics of `task`; KeyError when not carried."""
+        for head in self.tasks:
+            if head.task == task:
+                return head
+        raise KeyError(task)
 
 
 def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
@@ -155,6 +161,11 @@ def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
     head = {key: data.pop(key) for key in ("task", "fusion", "threshold", "metrics") if key in data}
     data["name"] = head.get("task")
     data["tasks"] = [head]
+    weights = data.get("weights")
+    if isinstance(weights, dict) and "planes" in weights:
+        weights = {k: v for k, v in weights.items() if k != "planes"}
+        weights["backbones"] = [{"tasks": [head.get("task")], "planes": data["weights"]["planes"]}]
+        data["weights"] = weights
     return data
 
 
@@ -171,6 +182,23 @@ class Manifest(PackageDraft):
         if isinstance(data, dict) and data.get("schema_version") == 1 and "tasks" not in data:
             return _from_schema_1(data)
         return data
+
+    @model_validator(mode="after")
+    def _each_task_on_one_backbone(self) -> Manifest:
+        carried = [task for backbone in self.weights.backbones for task in backbone.tasks]
+        if sorted(carried) != sorted(self.task_names):
+            raise ValueError(
+                f"the backbones carry {carried}, but the package's tasks are "
+                f"{list(self.task_names)}: each task must be on exactly one backbone"
+            )
+        return self
+
+    def locate(self, task: str) -> tuple[int, int]:
+        """(backbone, classifier row) of `task`; KeyError when the package does not carry it."""
+        for index, backbone in enumerate(self.weights.backbones):
+            if task in backbone.tasks:
+                return index, backbone.tasks.index(task)
+        raise KeyError(task)
 
     def describe(self) -> dict[str, Any]:
         """The summary a client sees in /v1/models."""

@@ -10,7 +10,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,7 @@ from service.store.manifest import (
     ARCHITECTURE,
     MANIFEST_NAME,
     SCHEMA_VERSION,
+    Backbone,
     Manifest,
     PackageDraft,
     Weights,
@@ -44,38 +46,66 @@ def next_version(store: Path, name: str) -> str:
     return str(max(whole, default=0) + 1)
 
 
-def _write_weights(
-    folder: Path,
-    states: Mapping[Plane, Mapping[str, torch.Tensor]],
-    dtype: WeightsDtype,
-    num_tasks: int,
-) -> Weights:
+PlaneStates = Mapping[Plane, Mapping[str, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class BackboneStates:
+    """The state dicts of one backbone's three planes and its tasks, in classifier row order."""
+
+    tasks: tuple[str, ...]
+    states: PlaneStates
+
+
+def _write_backbone(
+    folder: Path, backbone: BackboneStates, dtype: WeightsDtype, prefix: str
+) -> Backbone:
     files: dict[Plane, WeightsFile] = {}
+    num_tasks = len(backbone.tasks)
     for plane in PLANES:
-        problem = state_dict_problem(states[plane], num_tasks)
+        problem = state_dict_problem(backbone.states[plane], num_tasks)
         if problem is not None:
             raise PackageError(
                 f"The {plane} state dict does not fit a {num_tasks}-task network: {problem}."
             )
         tensors = {
             name: tensor.detach().to("cpu", _TORCH_DTYPES[dtype]).contiguous()
-            for name, tensor in states[plane].items()
+            for name, tensor in backbone.states[plane].items()
         }
-        path = folder / f"{plane}.safetensors"
-        save_file(tensors, str(path), metadata={"plane": plane, "architecture": ARCHITECTURE})
+        path = folder / f"{prefix}{plane}.safetensors"
+        metadata = {"plane": plane, "architecture": ARCHITECTURE, "tasks": ",".join(backbone.tasks)}
+        save_file(tensors, str(path), metadata=metadata)
         files[plane] = WeightsFile(file=path.name, sha256=sha256_file(path))
-    return Weights(dtype=dtype, planes=files)
+    return Backbone(tasks=list(backbone.tasks), planes=files)
+
+
+def _write_weights(
+    folder: Path, backbones: Sequence[BackboneStates], dtype: WeightsDtype
+) -> Weights:
+    """One backbone: `<plane>.safetensors`; several: `<first task>-<plane>.safetensors`."""
+    written = [
+        _write_backbone(folder, b, dtype, "" if len(backbones) == 1 else f"{b.tasks[0]}-")
+        for b in backbones
+    ]
+    return Weights(dtype=dtype, backbones=written)
 
 
 def write_package(
     store: Path,
     draft: PackageDraft,
-    states: Mapping[Plane, Mapping[str, torch.Tensor]],
+    states: PlaneStates | Sequence[BackboneStates],
     *,
     dtype: WeightsDtype = "float16",
     version: str | None = None,
 ) -> Path:
-    """Write a new version of the package `draft.name` and return its folder."""
+    """Write a new version of the package `draft.name` and return its folder.
+
+    `states` are the three planes' state dicts of one backbone that carries every
+    task of the draft, in its order, or several backbones, each with its tasks.
+    """
+    backbones = (
+        [BackboneStates(draft.task_names, states)] if isinstance(states, Mapping) else states
+    )
     if version is not None and not is_version(version):
         raise PackageError(f"{version!r} is not a package version (digits, dot separated).")
     task_folder = store / draft.name
@@ -86,7 +116,7 @@ def write_package(
         raise PackageError(f"The package {final} already exists; versions are never overwritten.")
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=task_folder))
     try:
-        weights = _write_weights(staging, states, dtype, len(draft.tasks))
+        weights = _write_weights(staging, backbones, dtype)
         manifest = Manifest(
             **draft.model_dump(),
             schema_version=SCHEMA_VERSION,

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from pydantic import ValidationError
 
 from service.errors import PackageError, PackageNotFoundError
 from service.store.loader import list_versions, load_package, resolve_package, verify_package
 from service.store.manifest import Manifest
-from service.store.writer import next_version, write_package
+from service.store.writer import BackboneStates, next_version, write_package
 
 from conftest import PackageFactory
 from factories import draft, random_states
@@ -42,7 +43,7 @@ def test_manifest_records_files_and_hashes(make_package: PackageFactory) -> None
     manifest = Manifest.model_validate_json((folder / "manifest.json").read_text())
     assert manifest.architecture == "mrnet-alexnet"
     assert manifest.weights.dtype == "float16"
-    assert {p: e.file for p, e in manifest.weights.planes.items()} == {
+    assert {p: e.file for p, e in manifest.weights.backbones[0].planes.items()} == {
         "axial": "axial.safetensors",
         "coronal": "coronal.safetensors",
         "sagittal": "sagittal.safetensors",
@@ -145,15 +146,43 @@ def test_a_multi_task_package_shares_backbones_with_one_head_row_per_task(
     write_package(tmp_path, draft(tasks=tasks, name="triage"), states, dtype="float32")
     package = load_package(tmp_path, "triage")
     assert package.manifest.task_names == tasks
-    assert package.manifest.head_index("meniscus") == 2
     assert package.manifest.head("acl").task == "acl"
-    network = package.planes["coronal"]
+    assert len(package.backbones) == 1
+    planes, row = package.locate("meniscus")
+    assert row == 2 and planes is package.planes
+    network = planes["coronal"]
     assert network.num_tasks == 3
-    weight, bias = network.head(2)
+    weight, bias = network.head(row)
     assert torch.equal(weight, states["coronal"]["classifier.weight"][2])
     assert float(bias) == float(states["coronal"]["classifier.bias"][2])
+    assert sorted(p.name for p in package.path.glob("*.safetensors")) == [
+        "axial.safetensors",
+        "coronal.safetensors",
+        "sagittal.safetensors",
+    ]
     with pytest.raises(KeyError):
-        package.manifest.head_index("knee")
+        package.locate("knee")
+
+
+def test_a_package_may_hold_one_backbone_per_task(tmp_path: Path) -> None:
+    tasks = ("abnormal", "acl", "meniscus")
+    backbones = [BackboneStates((task,), random_states(i)) for i, task in enumerate(tasks)]
+    write_package(tmp_path, draft(tasks=tasks, name="imported"), backbones, dtype="float32")
+    package = load_package(tmp_path, "imported")
+    assert [b.tasks for b in package.backbones] == [(t,) for t in tasks]
+    planes, row = package.locate("meniscus")
+    assert row == 0
+    expected = random_states(2)["axial"]["features.0.weight"]
+    assert torch.equal(planes["axial"].state_dict()["features.0.weight"], expected)
+    assert (package.path / "meniscus-axial.safetensors").is_file()
+    with pytest.raises(PackageError, match="3 backbones"):
+        _ = package.planes
+
+
+def test_a_task_on_no_backbone_is_refused(tmp_path: Path) -> None:
+    backbones = [BackboneStates(("acl",), random_states(0))]
+    with pytest.raises(ValidationError, match="exactly one backbone"):
+        write_package(tmp_path, draft(tasks=("acl", "meniscus")), backbones)
 
 
 def test_a_package_whose_heads_do_not_match_its_tasks_is_refused(tmp_path: Path) -> None:
