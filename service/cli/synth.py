@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             workers=args.workers,
             progress=True,
+            formats=tuple(part.strip() for part in args.format.split(",") if part.strip()),
         )
     except ValueError as error:
         print(f"mrnet synth: error: {error}", file=sys.stderr)
@@ -37,4 +38,10 @@ def register(commands: Subcommands) -> None:
     parser.add_argument("--valid", type=int, default=40, help="valid cases (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    parser.add_argument(
+        "--format",
+        default="npy",
+        help="comma-separated: npy (always written) and dicom, which adds each case as a "
+        "DICOM study under <split>/dicom/<case_id>/ (default npy)",
+    )
     parser.set_defaults(handler=run)

@@ -4,6 +4,7 @@
 <root>/<split>/{axial,coronal,sagittal}/<case_id>.npy
 <root>/<split>-{abnormal,acl,meniscus}.csv     header-less "0000,1" lines
 <root>/<split>-meta.json                        synthetic ground truth (our addition)
+<root>/<split>/dicom/<case_id>/IM*.dcm          `mrnet synth --format dicom` (our addition)
 ```
 """
 
@@ -35,6 +36,13 @@ def volume_path(root: Path, split: str, plane: Plane, case_id: str) -> Path:
     if split not in SPLITS or plane not in PLANES or not is_case_id(case_id):
         raise ValueError(f"not a valid MRNet volume: {split}/{plane}/{case_id}")
     return root / split / plane / f"{case_id}.npy"
+
+
+def study_path(root: Path, split: str, case_id: str) -> Path:
+    """Where a synthetic case's DICOM study lives, one file per instance."""
+    if split not in SPLITS or not is_case_id(case_id):
+        raise ValueError(f"not a valid MRNet study: {split}/{case_id}")
+    return root / split / "dicom" / case_id
 
 
 def labels_path(root: Path, split: str, task: str) -> Path:

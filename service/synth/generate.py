@@ -25,16 +25,20 @@ from service.datasets.layout import (
     format_case_id,
     labels_path,
     meta_path,
+    study_path,
     volume_path,
     write_labels,
 )
 from service.domain import PLANES, TASKS
 from service.synth.cohort import PREVALENCE, CasePlan, sample_plans
+from service.synth.dicom import StudyIdentity, write_study
 from service.synth.render import render_case
 from service.synth.sampling import sample_case
+from service.synth.study import study_series
 
 GENERATOR: Final = "mrnet-synth"
 GENERATOR_VERSION: Final = 1
+FORMATS: Final = ("npy", "dicom")  # npy is the data set; dicom adds a study per case
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class CaseJob:
     number: int
     plan: CasePlan
     seed: int
+    dicom: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def _check_request(out: Path, n_train: int, n_valid: int, workers: int | None) -
         )
 
 
-def _jobs(out: Path, n_train: int, n_valid: int, seed: int) -> list[CaseJob]:
+def _jobs(out: Path, n_train: int, n_valid: int, seed: int, dicom: bool) -> list[CaseJob]:
     """Every case, numbered on from train into valid as MRNet does."""
     jobs: list[CaseJob] = []
     first = 0
@@ -84,17 +89,27 @@ def _jobs(out: Path, n_train: int, n_valid: int, seed: int) -> list[CaseJob]:
         plans = sample_plans(
             count, PREVALENCE[split], np.random.default_rng([seed, 10_000 + index])
         )
-        jobs.extend(CaseJob(out, split, first + i, plan, seed) for i, plan in enumerate(plans))
+        jobs.extend(
+            CaseJob(out, split, first + i, plan, seed, dicom) for i, plan in enumerate(plans)
+        )
         first += count
     return jobs
 
 
 def write_case(job: CaseJob) -> tuple[str, str, dict[str, Any]]:
     """Render one case and save its three series; returns (split, case id, meta entry)."""
-    case = render_case(sample_case(job.number, job.plan, job.seed))
+    params = sample_case(job.number, job.plan, job.seed)
+    case = render_case(params)
     case_id = format_case_id(job.number)
     for plane in PLANES:
         np.save(volume_path(job.out, job.split, plane, case_id), case.volumes[plane])
+    if job.dicom:
+        rng = np.random.default_rng([job.seed, 20_000, job.number])  # this case's own stream
+        identity = StudyIdentity(
+            case_id, params.pose.left_knee, (GENERATOR, str(job.seed), case_id)
+        )
+        directory = study_path(job.out, job.split, case_id)
+        write_study(directory, study_series(params, case, rng), identity, rng)
     return job.split, case_id, case.meta
 
 
@@ -140,11 +155,19 @@ def generate_dataset(
     seed: int,
     workers: int | None = None,
     progress: bool = True,
+    formats: tuple[str, ...] = ("npy",),
 ) -> SynthSummary:
-    """Write n_train + n_valid synthetic knee MRI exams with labels and ground truth under `out`."""
+    """Write n_train + n_valid synthetic knee MRI exams with labels and ground truth under `out`.
+
+    `formats` may add "dicom": each case also as a DICOM study under
+    `<split>/dicom/<case_id>/`; the .npy volumes are always written.
+    """
     _check_request(out, n_train, n_valid, workers)
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown format {unknown[0]!r}; choose from {', '.join(FORMATS)}.")
     started = time.perf_counter()
-    jobs = _jobs(out, n_train, n_valid, seed)
+    jobs = _jobs(out, n_train, n_valid, seed, "dicom" in formats)
     for split in SPLITS:
         for plane in PLANES:
             (out / split / plane).mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ def _plane_meta(labels: Labels) -> dict[str, Any]:
     }
 
 
-def _lesion_signals(params: CaseParams) -> dict[Tissue, float]:
+def lesion_signals(params: CaseParams) -> dict[Tissue, float]:
     found = {
         Tissue.ACL_TEAR: params.acl_tear,
         Tissue.ACL_DEGENERATION: params.acl_degeneration,
@@ -57,7 +57,7 @@ def _lesion_signals(params: CaseParams) -> dict[Tissue, float]:
 
 def render_case(params: CaseParams) -> RenderedCase:
     strokes = phantom_strokes(params)
-    lesions = _lesion_signals(params)
+    lesions = lesion_signals(params)
     volumes, labels, geometry = {}, {}, {}
     for plane in _META_ORDER:
         geometry[plane] = plane_geometry(plane, params.slices[plane], params.pose, LABEL_SIZE)
