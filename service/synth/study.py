@@ -86,7 +86,7 @@ _LOCALIZER_SLICES: Final = 3  # per plane, about the centre
 
 @dataclass(frozen=True)
 class Stack:
-    """Images (n, h, w) and where voxel (k, i, j) lies: origin + k, i, j times steps' rows (LPS)."""
+    """Images (n, h, w); voxel (k, i, j) lies at origin + (k, i, j) @ steps, in LPS mm."""
 
     pixels: Stored  # (n, h, w)
     origin: Vector  # (3,)
@@ -126,8 +126,7 @@ class Rescale:
 class Series:
     number: int
     sequence: Sequence
-    plane: Plane | None  # None: mixed (the localizer)
-    localizer: bool
+    localizer: bool  # ImageType ...\LOCALIZER, mixed orientations
     images: tuple[Stack, ...]  # one stack per orientation; the instances in this order
     slice_spacing_mm: float
     slice_thickness_mm: float
@@ -177,7 +176,7 @@ def _series(
     spec = params.slices[plane]
     stack = _stored_as_scanned(plane_stack(params, plane, _stored(volume, rng)), rng)
     thickness = round(spec.spacing_mm / 1.1, 2)  # a 10 % gap between slices
-    return Series(0, sequence, plane, False, (stack,), spec.spacing_mm, thickness, None)
+    return Series(0, sequence, False, (stack,), spec.spacing_mm, thickness, None)
 
 
 def _extra(params: CaseParams, case: RenderedCase, rng: np.random.Generator) -> Series:
@@ -195,7 +194,7 @@ def _localizer(params: CaseParams, case: RenderedCase, rng: np.random.Generator)
     images = tuple(
         _localizer_images(plane_stack(params, p, _stored(case.volumes[p], rng))) for p in planes
     )
-    return Series(1, LOCALIZER, None, True, images, 0.0, 5.0, None)
+    return Series(1, LOCALIZER, True, images, 0.0, 5.0, None)
 
 
 def study_series(params: CaseParams, case: RenderedCase, rng: np.random.Generator) -> list[Series]:
