@@ -1,6 +1,10 @@
 """The service's one `Settings`, read from `MRNET_*` environment variables.
 
-Defaults serve the demo model and demo data on one machine with no setup.
+Defaults serve the demo model and demo data on one machine with no setup. The
+engine's and the volume checks' defaults are their dataclasses' (read here,
+not repeated), and the configurations the runtime is built from come from
+`Settings` in one place: `volume_limits`, `engine_config`, `runtime_config`.
+`docs/operations.md` lists every field; a test keeps that table true.
 """
 
 from __future__ import annotations
@@ -9,13 +13,20 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from service.datasets.npy import VolumeLimits
+from service.inference.config import CPU_WINOGRAD, EngineConfig
+
+if TYPE_CHECKING:
+    from service.inference.runtime import RuntimeConfig
+
 StringList = Annotated[list[str], NoDecode]
 DATASET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ENGINE, _VOLUME = EngineConfig(), VolumeLimits()
 
 
 class Settings(BaseSettings):
@@ -34,21 +45,35 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="accepted keys (JSON list or comma separated)"
     )
-    max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024)
-    max_slices: int = Field(128, ge=1, le=1024, description="slices per volume")
-    max_batch_slices: int = Field(256, ge=1, description="slices per plane in one batch")
-    max_queue_delay_ms: float = Field(5.0, ge=0, description="wait for more work to batch")
-    max_queue_slices: int = Field(2048, ge=1, description="slices waiting before 503")
-    request_timeout_s: float = Field(60.0, gt=0, description="deadline of a prediction")
-    cors_origins: StringList = Field(default_factory=list)
+    max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="request body cap")
+    max_slices: int = Field(_VOLUME.max_slices, ge=1, le=1024, description="slices per volume")
+    max_batch_slices: int = Field(
+        _ENGINE.max_batch_slices, ge=1, description="slices per plane in one packed batch"
+    )
+    max_queue_delay_ms: float = Field(
+        _ENGINE.max_queue_delay_ms, ge=0, description="how long the worker waits for more exams"
+    )
+    max_queue_slices: int = Field(
+        _ENGINE.max_queue_slices, ge=1, description="slices waiting (or being read) before 503"
+    )
+    request_timeout_s: float = Field(60.0, gt=0, description="deadline of a prediction (504)")
+    cors_origins: StringList = Field(
+        default_factory=list, description="allowed browser origins (JSON list or comma separated)"
+    )
     torch_threads: int | None = Field(None, ge=1, description="CPU threads (default: cores)")
     worker_nice: int = Field(
-        10, ge=0, le=19, description="CPU: nice increment of the inference threads (0: none)"
+        _ENGINE.worker_nice,
+        ge=0,
+        le=19,
+        description="CPU: nice increment of the inference threads (0: none)",
     )
     cpu_winograd: bool = Field(
-        True, description="CPU: 3x3 convolutions as Winograd F(4x4, 3x3), float32, ~1e-5 relative"
+        CPU_WINOGRAD,
+        description="CPU: 3x3 convolutions as Winograd F(4x4, 3x3), float32, ~1e-5 relative",
     )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="debug, info, warning or error"
+    )
 
     @field_validator("api_keys", "cors_origins", "tasks", mode="before")
     @classmethod
@@ -76,6 +101,34 @@ class Settings(BaseSettings):
         if self.max_queue_slices < 3 * self.max_slices:
             raise ValueError("max_queue_slices must hold one exam: at least 3 * max_slices")
         return self
+
+    def volume_limits(self) -> VolumeLimits:
+        """What an acceptable volume is, for uploads and stored files alike."""
+        return VolumeLimits(max_slices=self.max_slices)
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            max_batch_slices=self.max_batch_slices,
+            max_queue_delay_ms=self.max_queue_delay_ms,
+            max_queue_slices=self.max_queue_slices,
+            worker_nice=self.worker_nice,
+        )
+
+    def runtime_config(self) -> RuntimeConfig:
+        """Everything `start_runtime` needs (imported here, late: the runtime needs torch)."""
+        from service.inference.runtime import RuntimeConfig
+
+        return RuntimeConfig(
+            model_store=self.model_store,
+            tasks=tuple(self.tasks),
+            pinned_versions=self.pinned_versions,
+            device=self.device,
+            torch_threads=self.torch_threads,
+            limits=self.volume_limits(),
+            engine=self.engine_config(),
+            request_timeout_s=self.request_timeout_s,
+            cpu_winograd=self.cpu_winograd,
+        )
 
 
 @lru_cache

@@ -22,35 +22,14 @@ from service.api.routes import datasets, health, metrics, models, predictions, v
 from service.api.state import ServiceState
 from service.config import Settings, get_settings
 from service.datasets.index import build_catalog
-from service.datasets.npy import VolumeLimits
 from service.errors import MRNetError
-from service.inference.engine import EngineConfig
-from service.inference.runtime import RuntimeConfig, start_runtime
+from service.inference.runtime import start_runtime
 
 logger = logging.getLogger("mrnet.app")
 
 
-def runtime_config(settings: Settings) -> RuntimeConfig:
-    return RuntimeConfig(
-        model_store=settings.model_store,
-        tasks=tuple(settings.tasks),
-        pinned_versions=settings.pinned_versions,
-        device=settings.device,
-        torch_threads=settings.torch_threads,
-        limits=VolumeLimits(max_slices=settings.max_slices),
-        engine=EngineConfig(
-            max_batch_slices=settings.max_batch_slices,
-            max_queue_delay_ms=settings.max_queue_delay_ms,
-            max_queue_slices=settings.max_queue_slices,
-            worker_nice=settings.worker_nice,
-        ),
-        request_timeout_s=settings.request_timeout_s,
-        cpu_winograd=settings.cpu_winograd,
-    )
-
-
 async def _load(state: ServiceState) -> None:
-    config = runtime_config(state.settings)
+    config = state.settings.runtime_config()
     try:
         runtime = await asyncio.to_thread(start_runtime, config, state.metrics.observe_batch)
     except (MRNetError, OSError) as error:

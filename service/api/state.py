@@ -37,7 +37,7 @@ class ServiceState:
     @property
     def volume_limits(self) -> VolumeLimits:
         """The limits of an acceptable volume, for uploads and stored files alike."""
-        return VolumeLimits(max_slices=self.settings.max_slices)
+        return self.settings.volume_limits()
 
     def ready_runtime(self) -> Runtime:
         if self.runtime is not None:

@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from service.bench.config import EngineBenchConfig
 from service.bench.exams import ExamSet, Volumes
 from service.bench.flops import FlopCount, plane_flops
 from service.bench.peak import MatmulPeak, matmul_peak
@@ -32,30 +32,13 @@ from service.bench.timing import summarize
 from service.devices import resolve_device
 from service.domain import PLANES, Plane
 from service.inference.batch import BatchStats, for_device
-from service.inference.engine import Engine, EngineConfig, ExamJob
+from service.inference.config import EngineConfig
+from service.inference.engine import Engine, ExamJob
 from service.model.preprocess import InputSpec, prepare_volume
 from service.store.loader import ModelPackage, load_package
 
 Progress = Callable[[str], None]
-_DEFAULTS = EngineConfig()
 _NO_DEADLINE_S = 3600.0
-
-
-@dataclass(frozen=True)
-class EngineBenchConfig:
-    store: Path
-    task: str = "acl"
-    version: str | None = None
-    device: str = "auto"
-    threads: int | None = None
-    concurrency: int = 8
-    batch_slices: int = _DEFAULTS.max_batch_slices
-    queue_delay_ms: float = _DEFAULTS.max_queue_delay_ms
-    seconds: float = 20.0
-    peak_seconds: float = 2.0
-    tolerance: float = 1e-3  # float32: |logit diff| <= tolerance * max(1, |logit|)
-    float16_tolerance: float = 0.005  # float16 autocast: |probability diff|
-    cpu_winograd: bool = True  # as the service's MRNET_CPU_WINOGRAD
 
 
 @dataclass
@@ -196,8 +179,8 @@ def time_engine(
 
 def engine_runs(config: EngineBenchConfig, exams: ExamSet) -> list[EngineRunSpec]:
     """Packed batches at the chosen concurrency, one exam per batch, and one submitter."""
-    queue = max(_DEFAULTS.max_queue_slices, config.concurrency * exams.max_exam_slices)
-    packed = EngineConfig(config.batch_slices, config.queue_delay_ms, queue)
+    queue = max(EngineConfig().max_queue_slices, config.concurrency * exams.max_exam_slices)
+    packed = EngineConfig(config.batch_slices, config.queue_delay_ms, queue, config.worker_nice)
     single = replace(packed, max_batch_slices=exams.max_plane_slices)
     c = config.concurrency
     return [

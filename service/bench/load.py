@@ -22,39 +22,9 @@ from typing import Any, Literal
 import httpx
 
 from service.bench.client import Payload, Sample, post_exam, served_model, wait_ready, warm_up
+from service.bench.config import LoadConfig
 from service.bench.probe import ADMITTED, ProbeRequest, ProbeSample, probe
 from service.bench.timing import percentile, summarize
-
-Arrivals = Literal["poisson", "fixed"]
-
-
-@dataclass(frozen=True)
-class LoadConfig:
-    url: str
-    api_key: str | None = None
-    task: str = "acl"
-    concurrency: tuple[int, ...] = (1, 2, 4, 8, 16)
-    rate: float | None = None  # open-loop arrivals per second; None: no open-loop level
-    arrivals: Arrivals = "poisson"
-    seconds: float = 20.0  # per level
-    drain_s: float = 30.0  # then requests still in flight are cancelled
-    timeout_s: float = 120.0  # one request
-    backoff_s: float = 0.05  # a closed-loop client's pause after a 503
-    honor_retry_after: bool = False  # pause for a 503's Retry-After when it is longer
-    probe_rate: float = 0.0  # refusal probes per second during closed-loop levels (see probe)
-    max_in_flight: int = 64  # open loop: an arrival past this many in flight is dropped
-    ready_timeout_s: float = 120.0
-    max_total_s: float | None = None  # the whole run; by default from the levels
-    seed: int = 0
-
-    @property
-    def total_bound_s(self) -> float:
-        levels = len(self.concurrency) + (1 if self.rate else 0)
-        budget = self.ready_timeout_s + self.timeout_s + levels * (self.seconds + self.drain_s)
-        return self.max_total_s or budget
-
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
 
 @dataclass

@@ -6,9 +6,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from service.cli.types import Subcommands
+from service.bench.config import EngineBenchConfig, LoadConfig
+from service.cli.types import Subcommands, default_of, from_options
 
 if TYPE_CHECKING:
     from service.bench.exams import ExamSet
@@ -47,33 +48,18 @@ def _exam_set(args: argparse.Namespace) -> ExamSet:
 
 
 def _batch_slices(args: argparse.Namespace, exams: ExamSet) -> int:
-    """--batch-exams as slices per plane, else --batch-slices, else the service's default."""
-    from service.inference.engine import EngineConfig
-
+    """--batch-exams as slices per plane, else --batch-slices (default: the service's)."""
     if args.batch_exams is not None:
         return int(args.batch_exams * exams.max_plane_slices)
-    return int(args.batch_slices or EngineConfig().max_batch_slices)
+    return int(args.batch_slices)
 
 
 def run_engine(args: argparse.Namespace) -> int:
-    from service.bench.engine import EngineBenchConfig, run_engine_bench
+    from service.bench.engine import run_engine_bench
     from service.bench.report import engine_targets, format_engine, write_json
 
     exams = _exam_set(args)
-    config = EngineBenchConfig(
-        store=Path(args.store),
-        task=args.task,
-        version=args.version,
-        device=args.device,
-        threads=args.threads,
-        concurrency=args.concurrency,
-        batch_slices=_batch_slices(args, exams),
-        queue_delay_ms=args.queue_delay_ms,
-        seconds=args.seconds,
-        peak_seconds=args.peak_seconds,
-        tolerance=args.tolerance,
-        cpu_winograd=args.cpu_winograd,
-    )
+    config = from_options(EngineBenchConfig, args, batch_slices=_batch_slices(args, exams))
     report = run_engine_bench(config, exams, _say)
     report["targets"] = engine_targets(report)
     print(format_engine(report))
@@ -85,29 +71,16 @@ def run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_config(args: argparse.Namespace) -> LoadConfig:
+    return from_options(LoadConfig, args, backoff_s=args.backoff_ms / 1000)
+
+
 def run_http(args: argparse.Namespace) -> int:
     from service.bench.exams import encode_exams
-    from service.bench.load import LoadConfig, run_load_test
+    from service.bench.load import run_load_test
     from service.bench.report import format_http, http_targets, markdown_http, read_json, write_json
 
-    config = LoadConfig(
-        url=args.url,
-        api_key=args.api_key,
-        task=args.task,
-        concurrency=args.concurrency,
-        rate=args.rate,
-        arrivals=args.arrivals,
-        seconds=args.seconds,
-        drain_s=args.drain_seconds,
-        timeout_s=args.timeout,
-        backoff_s=args.backoff_ms / 1000,
-        honor_retry_after=args.honor_retry_after,
-        probe_rate=args.probe_rate,
-        max_in_flight=args.max_in_flight,
-        ready_timeout_s=args.ready_timeout,
-        max_total_s=args.max_total_seconds,
-        seed=args.seed,
-    )
+    config = load_config(args)
     exams = _exam_set(args)
     report = run_load_test(config, encode_exams(exams), _say)
     report["exam_set"] = exams.describe()
@@ -133,7 +106,15 @@ def _add_exam_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--size", type=_positive_int, default=256, help="--slices volume size")
     group.add_argument("--data", help="use the cases of an MRNet-layout data set instead")
     group.add_argument("--split", default="valid", choices=["train", "valid"])
-    parser.add_argument("--task", default="acl", help="task (default acl)")
+    parser.add_argument("--task", default=_engine("task"), help="task (default acl)")
+
+
+def _engine(name: str) -> Any:
+    return default_of(EngineBenchConfig, name)
+
+
+def _load(name: str) -> Any:
+    return default_of(LoadConfig, name)
 
 
 def _register_engine(bench: Subcommands) -> None:
@@ -141,29 +122,49 @@ def _register_engine(bench: Subcommands) -> None:
         "engine", help="the engine against the published one-exam-at-a-time path"
     )
     _add_exam_options(parser)
-    parser.add_argument("--store", default="model_store", help="model store (default model_store)")
+    parser.add_argument(
+        "--store", type=Path, default=Path("model_store"), help="model store (default model_store)"
+    )
     parser.add_argument("--version", help="package version (default: the newest)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--device", default=_engine("device"), help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--threads", type=_positive_int, help="torch threads (default: cores)")
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=8, help="engine submitters (default 8)"
+        "--concurrency",
+        type=_positive_int,
+        default=_engine("concurrency"),
+        help=f"engine submitters (default {_engine('concurrency')})",
     )
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--batch-slices", type=_positive_int, help="slices per plane per batch")
+    budget.add_argument(
+        "--batch-slices",
+        type=_positive_int,
+        default=_engine("batch_slices"),
+        help=f"slices per plane per batch (default {_engine('batch_slices')}, the service's)",
+    )
     budget.add_argument(
         "--batch-exams", type=_positive_int, help="batch budget as this many of the largest exams"
     )
-    parser.add_argument("--queue-delay-ms", type=float, default=5.0, help="default 5")
     parser.add_argument(
-        "--seconds", type=_positive_float, default=20.0, help="per timed run (default 20)"
+        "--queue-delay-ms",
+        type=float,
+        default=_engine("queue_delay_ms"),
+        help=f"default {_engine('queue_delay_ms')}",
     )
-    parser.add_argument("--peak-seconds", type=_positive_float, default=2.0)
-    parser.add_argument("--tolerance", type=_positive_float, default=1e-3, help="float32 logits")
+    parser.add_argument(
+        "--seconds",
+        type=_positive_float,
+        default=_engine("seconds"),
+        help=f"per timed run (default {_engine('seconds')})",
+    )
+    parser.add_argument("--peak-seconds", type=_positive_float, default=_engine("peak_seconds"))
+    parser.add_argument(
+        "--tolerance", type=_positive_float, default=_engine("tolerance"), help="float32 logits"
+    )
     parser.add_argument(
         "--cpu-winograd",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="CPU engine: Winograd 3x3 layers, as the service (default on)",
+        default=_engine("cpu_winograd"),
+        help="CPU engine: Winograd 3x3 layers, as the service",
     )
     parser.add_argument("--json", help="also write the report as JSON here")
     parser.set_defaults(handler=run_engine)
@@ -177,18 +178,33 @@ def _register_http(bench: Subcommands) -> None:
         "--api-key", default=os.environ.get("MRNET_API_KEY"), help="or MRNET_API_KEY"
     )
     parser.add_argument(
-        "--concurrency", type=_levels, default=(1, 2, 4, 8, 16), help="closed-loop levels"
+        "--concurrency", type=_levels, default=_load("concurrency"), help="closed-loop levels"
     )
     parser.add_argument("--rate", type=_positive_float, help="open-loop arrivals per second")
-    parser.add_argument("--arrivals", default="poisson", choices=["poisson", "fixed"])
+    parser.add_argument("--arrivals", default=_load("arrivals"), choices=["poisson", "fixed"])
     parser.add_argument(
-        "--seconds", type=_positive_float, default=20.0, help="per level (default 20)"
+        "--seconds",
+        type=_positive_float,
+        default=_load("seconds"),
+        help=f"per level (default {_load('seconds')})",
     )
     parser.add_argument(
-        "--drain-seconds", type=float, default=30.0, help="wait for in-flight requests, then cancel"
+        "--drain-seconds",
+        dest="drain_s",
+        type=float,
+        default=_load("drain_s"),
+        help="wait for in-flight requests, then cancel",
     )
-    parser.add_argument("--timeout", type=_positive_float, default=120.0, help="one request, s")
-    parser.add_argument("--backoff-ms", type=float, default=50.0, help="pause after a 503")
+    parser.add_argument(
+        "--timeout",
+        dest="timeout_s",
+        type=_positive_float,
+        default=_load("timeout_s"),
+        help="one request, s",
+    )
+    parser.add_argument(
+        "--backoff-ms", type=float, default=_load("backoff_s") * 1000, help="pause after a 503"
+    )
     parser.add_argument(
         "--honor-retry-after",
         action="store_true",
@@ -197,12 +213,24 @@ def _register_http(bench: Subcommands) -> None:
     parser.add_argument(
         "--probe-rate",
         type=float,
-        default=0.0,
-        help="closed loop: refusal probes per second (Expect: 100-continue, no body; default 0)",
+        default=_load("probe_rate"),
+        help="closed loop: refusal probes per second (Expect: 100-continue, no body)",
     )
-    parser.add_argument("--max-in-flight", type=_positive_int, default=64, help="open loop")
-    parser.add_argument("--ready-timeout", type=_positive_float, default=120.0)
-    parser.add_argument("--max-total-seconds", type=_positive_float, help="hard bound, all levels")
+    parser.add_argument(
+        "--max-in-flight", type=_positive_int, default=_load("max_in_flight"), help="open loop"
+    )
+    parser.add_argument(
+        "--ready-timeout",
+        dest="ready_timeout_s",
+        type=_positive_float,
+        default=_load("ready_timeout_s"),
+    )
+    parser.add_argument(
+        "--max-total-seconds",
+        dest="max_total_s",
+        type=_positive_float,
+        help="hard bound, all levels",
+    )
     parser.add_argument("--engine-json", help="a `bench engine --json` report, for the ratios")
     parser.add_argument("--out", default="runs/bench", help="folder for JSON and markdown")
     parser.set_defaults(handler=run_http)

@@ -25,7 +25,7 @@ class NpyFormatError(ValueError):
 
 @dataclass(frozen=True)
 class VolumeLimits:
-    max_slices: int = 256
+    max_slices: int = 128  # MRNet-v1.0 has 17 to 61; the service's MRNET_MAX_SLICES
     min_side: int = 32
     max_side: int = 1024
 

@@ -27,20 +27,13 @@ from torch import Tensor
 from service.domain import PLANES, Plane
 from service.errors import DeadlineExceededError, QueueFullError
 from service.inference.batch import BatchStats, run_batch
+from service.inference.config import EngineConfig
 from service.inference.predictor import ExamPrediction
 from service.store.loader import ModelPackage
 
 logger = logging.getLogger("mrnet.engine")
 _SHUTTING_DOWN = "The service is shutting down and takes no new work."
 BatchObserver = Callable[[BatchStats, float], None]  # stats, seconds of compute
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    max_batch_slices: int = 256
-    max_queue_delay_ms: float = 5.0
-    max_queue_slices: int = 2048
-    worker_nice: int = 0  # added to the worker thread's nice value (its OpenMP threads inherit it)
 
 
 @dataclass

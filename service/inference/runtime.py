@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,10 @@ from service.devices import resolve_device
 from service.domain import Plane
 from service.errors import UnknownTaskError
 from service.inference.batch import for_device
+from service.inference.config import CPU_WINOGRAD, EngineConfig
 from service.inference.engine import (
     BatchObserver,
     Engine,
-    EngineConfig,
     ExamOutcome,
     Reservation,
     warm_up,
@@ -41,7 +41,7 @@ class RuntimeConfig:
     limits: VolumeLimits
     engine: EngineConfig
     request_timeout_s: float
-    cpu_winograd: bool = True
+    cpu_winograd: bool = CPU_WINOGRAD
 
 
 @dataclass
@@ -121,8 +121,7 @@ def start_runtime(config: RuntimeConfig, on_batch: BatchObserver | None = None) 
         logger.info(
             "loaded %s/%s from %s on %s", task, package.manifest.version, package.path, device
         )
-    engine_config = config.engine if device.type == "cpu" else replace(config.engine, worker_nice=0)
-    engine = Engine(packages, engine_config, on_batch)
+    engine = Engine(packages, config.engine.for_device(device.type), on_batch)
     engine.start()
     warm_up(engine)
     return Runtime(config, device, engine)

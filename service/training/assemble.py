@@ -17,10 +17,10 @@ from service.evaluation.report import Scorer, evaluate
 from service.model.network import MRNetPlane
 from service.store.manifest import Metrics, PackageDraft, TaskHead, Threshold, Training
 from service.store.writer import write_package
+from service.training.config import TrainConfig
 from service.training.fusion import fit_logistic_fusion
 from service.training.trainer import (
     PlaneRun,
-    TrainConfig,
     fusion_training_logits,
     plane_logit_matrix,
 )
@@ -118,5 +118,5 @@ def assemble(
         intended_use=DEMO_USE if synthetic else REAL_USE,
     )
     path = write_package(config.out, draft, {p: runs[p].state for p in PLANES})
-    (config.work_dir / "evaluation.json").write_text(json.dumps(report, indent=2))
+    (config.work_folder / "evaluation.json").write_text(json.dumps(report, indent=2))
     return Assembled(path, report)

@@ -4,18 +4,12 @@ translation and horizontal flip applied to every slice of a volume alike."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor
 
-
-@dataclass(frozen=True)
-class Augmentation:
-    max_rotation_deg: float = 25.0
-    max_shift: float = 0.11  # of the image size
-    flip_probability: float = 0.5
+from service.training.config import Augmentation
 
 
 def random_affine(count: int, aug: Augmentation, generator: torch.Generator) -> Tensor:

@@ -11,8 +11,6 @@ scored by a head that did not see it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import numpy.typing as npt
 import torch
@@ -24,23 +22,9 @@ from tqdm import tqdm
 
 from service.model.network import MRNetPlane
 from service.model.preprocess import centre_crop
-from service.training.augment import Augmentation, augment_slices, augment_volume
+from service.training.augment import augment_slices, augment_volume
+from service.training.config import StageConfig
 from service.training.data import PlaneData, slice_labels
-
-
-@dataclass(frozen=True)
-class StageConfig:
-    pretrain_lr: float = 1e-4
-    finetune_lr: float = 1e-5
-    weight_decay: float = 0.01
-    slice_batch: int = 32
-    easy_per_hard: float = 0.25  # pretraining negatives away from the ligament, per hard one
-    pretrain_crop: int | None = 128  # centre crop for slice pretraining; None: whole slices
-    augmentation: Augmentation = field(default_factory=Augmentation)
-    # Slice pretraining from scratch learns only with mild augmentation (measured).
-    pretrain_augmentation: Augmentation = field(
-        default_factory=lambda: Augmentation(max_rotation_deg=5, max_shift=0.04, flip_probability=0)
-    )
 
 
 def positive_weight(labels: npt.NDArray[np.int64]) -> Tensor:

@@ -9,7 +9,7 @@ three planes are there.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,9 @@ from service.datasets.reader import SplitReader
 from service.domain import PLANES, Plane
 from service.evaluation.metrics import auc_or_none
 from service.model.network import MRNetPlane
-from service.model.preprocess import InputSpec
+from service.training.config import TrainConfig
 from service.training.data import PlaneData, load_plane_data
 from service.training.stages import (
-    StageConfig,
     cross_validated_logits,
     finetune_epoch,
     finetune_optimizer,
@@ -36,38 +35,6 @@ from service.training.stages import (
     pretrain_slices,
     volume_logits,
 )
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    data: Path
-    task: str = "acl"
-    out: Path = Path("model_store")
-    planes: tuple[Plane, ...] = PLANES
-    epochs: int = 3
-    pretrain_epochs: int = 12
-    device: str = "cpu"
-    seed: int = 0
-    work_dir: Path = Path("runs/acl")
-    resume: bool = False
-    backbone_weights: Path | None = None
-    min_sensitivity: float = 0.90
-    stages: StageConfig = field(default_factory=StageConfig)
-    spec: InputSpec = field(default_factory=InputSpec)
-    bootstrap_rounds: int = 1000
-    progress: bool = True
-
-    def fingerprint(self) -> dict[str, Any]:
-        """What must match for a finished plane to be reused on resume."""
-        return {
-            "data": str(self.data.resolve()),
-            "task": self.task,
-            "epochs": self.epochs,
-            "pretrain_epochs": self.pretrain_epochs,
-            "easy_per_hard": self.stages.easy_per_hard,
-            "seed": self.seed,
-            "backbone_weights": str(self.backbone_weights) if self.backbone_weights else None,
-        }
 
 
 @dataclass

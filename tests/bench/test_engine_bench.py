@@ -13,7 +13,7 @@ from service.bench.flops import plane_flops
 from service.bench.precision import agreement
 from service.cli import main
 from service.inference.batch import for_device
-from service.inference.engine import EngineConfig
+from service.inference.config import EngineConfig
 from service.store.loader import load_package
 
 from conftest import PackageFactory

@@ -12,7 +12,8 @@ import torch
 from service.domain import PLANES, Plane
 from service.errors import DeadlineExceededError, QueueFullError
 from service.inference.batch import BatchStats, for_device
-from service.inference.engine import Engine, EngineConfig, ExamJob, ExamOutcome
+from service.inference.config import EngineConfig
+from service.inference.engine import Engine, ExamJob, ExamOutcome
 from service.inference.predictor import predict_exam
 from service.model.preprocess import prepare_volume
 from service.store.loader import ModelPackage, load_package

@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 from service.domain import PLANES, Plane
 from service.inference.batch import for_device, plane_features
-from service.inference.engine import Engine, EngineConfig, ExamJob
+from service.inference.config import EngineConfig
+from service.inference.engine import Engine, ExamJob
 from service.inference.predictor import predict_exam
 from service.model.preprocess import prepare_volume
 from service.store.loader import ModelPackage, load_package

@@ -1,0 +1,82 @@
+"""What `mrnet train` is told: the run, the stages' rates and the augmentation.
+
+Plain dataclasses without torch, so the command line reads its defaults from
+here (its `--help` stays fast) and nothing repeats them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from service.domain import PLANES, Plane
+
+if TYPE_CHECKING:
+    from service.model.preprocess import InputSpec
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    max_rotation_deg: float = 25.0
+    max_shift: float = 0.11  # of the image size
+    flip_probability: float = 0.5
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    pretrain_lr: float = 1e-4
+    finetune_lr: float = 1e-5
+    weight_decay: float = 0.01
+    slice_batch: int = 32
+    easy_per_hard: float = 0.25  # pretraining negatives away from the ligament, per hard one
+    pretrain_crop: int | None = 128  # centre crop for slice pretraining; None: whole slices
+    augmentation: Augmentation = field(default_factory=Augmentation)
+    # Slice pretraining from scratch learns only with mild augmentation (measured).
+    pretrain_augmentation: Augmentation = field(
+        default_factory=lambda: Augmentation(max_rotation_deg=5, max_shift=0.04, flip_probability=0)
+    )
+
+
+def _trained_here() -> InputSpec:
+    """The preprocessing of packages trained here (imported late: it needs torch)."""
+    from service.model.preprocess import InputSpec
+
+    return InputSpec()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: Path
+    task: str = "acl"
+    out: Path = Path("model_store")
+    planes: tuple[Plane, ...] = PLANES
+    epochs: int = 3
+    pretrain_epochs: int = 12
+    device: str = "auto"
+    seed: int = 0
+    work_dir: Path | None = None  # None: runs/<task>-seed<seed>
+    resume: bool = False
+    backbone_weights: Path | None = None
+    min_sensitivity: float = 0.90
+    stages: StageConfig = field(default_factory=StageConfig)
+    spec: InputSpec = field(default_factory=_trained_here)
+    bootstrap_rounds: int = 1000
+    progress: bool = True
+
+    @property
+    def work_folder(self) -> Path:
+        """Where finished planes are kept."""
+        return self.work_dir or Path(f"runs/{self.task}-seed{self.seed}")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What must match for a finished plane to be reused on resume."""
+        return {
+            "data": str(self.data.resolve()),
+            "task": self.task,
+            "epochs": self.epochs,
+            "pretrain_epochs": self.pretrain_epochs,
+            "easy_per_hard": self.stages.easy_per_hard,
+            "seed": self.seed,
+            "backbone_weights": str(self.backbone_weights) if self.backbone_weights else None,
+        }
