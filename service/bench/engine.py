@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import platform
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ import torch
 from service.bench.config import EngineBenchConfig
 from service.bench.exams import ExamSet, Volumes
 from service.bench.flops import FlopCount, plane_flops
+from service.bench.machine import machine_info
 from service.bench.peak import MatmulPeak, matmul_peak
 from service.bench.precision import agreement, strict_float32
 from service.bench.reference import ReferenceModel
@@ -188,18 +188,6 @@ def engine_runs(config: EngineBenchConfig, exams: ExamSet) -> list[EngineRunSpec
         EngineRunSpec("engine_one_exam", f"engine, one exam per batch, concurrency {c}", single, c),
         EngineRunSpec("engine_serial", "engine, concurrency 1", packed, 1),
     ]
-
-
-def machine_info(device: torch.device) -> dict[str, Any]:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
-    return {
-        "device": str(device),
-        "name": name or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def _setup(config: EngineBenchConfig) -> tuple[torch.device, ModelPackage, ReferenceModel]:

@@ -116,11 +116,24 @@ _ENGINE_HEADER = (
 )
 
 
+def machine_line(machine: Report) -> str:
+    """The machine in one line: CPU model, its vector features, torch, threads, the GPU."""
+    cpu = machine["cpu"]
+    features = ", ".join(cpu["vector_flags"]) or "none found"
+    line = (
+        f"{machine.get('role', 'machine')}: {cpu['model']}, {cpu['cores']} cores, vector features {features} "
+        f"(torch dispatch {cpu['torch_capability']}); torch {machine['torch']}, "
+        f"{machine['torch_threads']} threads, {machine['torch_interop_threads']} interop"
+    )
+    return f"{line}; GPU {machine['gpu']}" if machine.get("gpu") else line
+
+
 def format_engine(report: Report) -> str:
     """The engine report as a plain text table, then agreement, peak and targets."""
     m = report["machine"]
     lines = [
-        f"device {m['device']} ({m['name']}), torch {m['torch']}, {m['torch_threads']} threads; "
+        machine_line(m),
+        f"device {m['device']}; "
         f"model {report['model']['task']}/{report['model']['version']} "
         f"{report['model']['input_size']}px; exams: {report['exam_set']['source']} "
         f"x{report['exam_set']['exams']}",
@@ -182,6 +195,8 @@ def format_http(report: Report) -> str:
         f"{'infer p50':>9} {'probe 503s':>10} {'probe p99':>9}"
     )
     lines = [f"server {report['url']}  model {report.get('model', '-')}", header]
+    if "machine" in report:
+        lines.insert(0, machine_line(report["machine"]))
     for lv in report["levels"]:
         lat, server = lv["latency_ms"], lv["server_ms"]
         lines.append(
@@ -202,6 +217,7 @@ def markdown_http(report: Report) -> str:
         f"Server `{report['url']}`, model {report.get('model', '-')}, "
         f"exams: {report['exam_set']['source']} x{report['exam_set']['exams']}.",
         "",
+        *([machine_line(report["machine"]) + ".", ""] if "machine" in report else []),
         "| level | requests | ok | errors | 503 | exams/s | p50 ms | p90 ms | p99 ms "
         "| 503 p99 ms | server queue p50 ms | server inference p50 ms "
         "| probe 503s / sent | probe 503 p99 ms |",

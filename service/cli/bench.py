@@ -78,12 +78,15 @@ def load_config(args: argparse.Namespace) -> LoadConfig:
 def run_http(args: argparse.Namespace) -> int:
     from service.bench.exams import encode_exams
     from service.bench.load import run_load_test
+    from service.bench.machine import machine_info
     from service.bench.report import format_http, http_targets, markdown_http, read_json, write_json
 
     config = load_config(args)
     exams = _exam_set(args)
     report = run_load_test(config, encode_exams(exams), _say)
     report["exam_set"] = exams.describe()
+    # The load generator's machine; the server's too when it serves on this one.
+    report["machine"] = {**machine_info("cpu"), "role": "load generator"}
     engine = read_json(Path(args.engine_json)) if args.engine_json else None
     if engine is not None and engine["exam_set"] != report["exam_set"]:
         report["notes"].append("The engine report was measured on other exams than these.")

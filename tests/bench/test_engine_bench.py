@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from service.bench.engine import EngineRunSpec, Run, time_engine
 from service.bench.exams import random_exams
@@ -55,6 +56,10 @@ def test_bench_engine_writes_every_run_and_the_agreement(
     assert names == ["engine / reference throughput", "packed / one exam per batch throughput"]
     printed = capsys.readouterr().out
     assert "reference (published path)" in printed and "engine, concurrency 3" in printed
+    cpu = report["machine"]["cpu"]
+    assert cpu["torch_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert report["machine"]["torch_threads"] == 1  # --threads 1
+    assert f"machine: {cpu['model']}" in printed and cpu["torch_capability"] in printed
 
 
 def test_concurrent_submitters_are_packed_into_one_batch(make_package: PackageFactory) -> None:

@@ -93,7 +93,12 @@ def test_closed_and_open_loop_levels_are_served_without_errors(
     assert ratios["503 answers p99 ms"]["value"] is None  # no 503 was answered
     markdown = (tmp_path / "out" / "bench-http.md").read_text()
     assert "| closed-2 |" in markdown and "| open-10/s |" in markdown
-    assert "closed-1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "closed-1" in printed
+    machine = report["machine"]
+    assert machine["role"] == "load generator" and machine["cpu"]["torch_capability"]
+    heading = f"load generator: {machine['cpu']['model']}"
+    assert heading in markdown and heading in printed
 
 
 def test_a_full_queue_is_counted_as_503s_not_errors(
