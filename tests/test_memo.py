@@ -33,16 +33,20 @@ def test_values_are_remembered_and_the_least_recently_used_goes_first() -> None:
 def test_concurrent_callers_share_one_run() -> None:
     async def scenario() -> tuple[int, list[tuple[int, bool]]]:
         memo: AsyncMemo[str, int] = AsyncMemo(max_entries=4)
-        runs = 0
+        runs, started, release = 0, asyncio.Event(), asyncio.Event()
 
         async def compute() -> int:
             nonlocal runs
             runs += 1
-            await asyncio.sleep(0.01)
+            started.set()
+            await release.wait()
             return 7
 
-        answers = await asyncio.gather(*(memo.get("k", compute) for _ in range(5)))
-        return runs, answers
+        callers = [asyncio.create_task(memo.get("k", compute)) for _ in range(5)]
+        await started.wait()  # the run is under way, and every caller has asked for it
+        assert not any(c.done() for c in callers)
+        release.set()
+        return runs, list(await asyncio.gather(*callers))
 
     runs, answers = asyncio.run(scenario())
     assert runs == 1
@@ -52,17 +56,19 @@ def test_concurrent_callers_share_one_run() -> None:
 def test_a_failure_reaches_every_caller_and_is_not_remembered() -> None:
     async def scenario() -> int:
         memo: AsyncMemo[str, int] = AsyncMemo(max_entries=4)
-        calls = 0
+        calls, started, release = 0, asyncio.Event(), asyncio.Event()
 
         async def fail() -> int:
             nonlocal calls
             calls += 1
-            await asyncio.sleep(0.01)
+            started.set()
+            await release.wait()
             raise RuntimeError("boom")
 
-        results = await asyncio.gather(
-            *(memo.get("k", fail) for _ in range(3)), return_exceptions=True
-        )
+        callers = [asyncio.create_task(memo.get("k", fail)) for _ in range(3)]
+        await started.wait()
+        release.set()
+        results = await asyncio.gather(*callers, return_exceptions=True)
         assert all(isinstance(r, RuntimeError) for r in results)
         assert "k" not in memo
         with pytest.raises(RuntimeError):
@@ -75,16 +81,22 @@ def test_a_failure_reaches_every_caller_and_is_not_remembered() -> None:
 def test_a_caller_that_goes_away_does_not_cancel_the_run() -> None:
     async def scenario() -> tuple[int, bool]:
         memo: AsyncMemo[str, int] = AsyncMemo(max_entries=4)
+        started, release = asyncio.Event(), asyncio.Event()
 
         async def compute() -> int:
-            await asyncio.sleep(0.02)
+            started.set()
+            await release.wait()
             return 3
 
         first = asyncio.create_task(memo.get("k", compute))
-        await asyncio.sleep(0.005)
+        await started.wait()
         first.cancel()
-        second = await memo.get("k", compute)
-        return second[0], second[1]
+        with pytest.raises(asyncio.CancelledError):
+            await first  # the caller is gone while the run is still waiting
+        second = asyncio.create_task(memo.get("k", compute))  # joins before the run resumes
+        release.set()
+        value, shared = await second
+        return value, shared
 
     assert asyncio.run(scenario()) == (3, True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ import pytest
 
 from service.store.loader import ModelPackage
 
+from .stall import stall_worker
 from .support import (
     api_settings,
     assert_matches,
@@ -33,27 +33,41 @@ UPLOAD_CAP = 256 * 1024  # api_settings
 
 @pytest.fixture(scope="module")
 def base_url(store: Path) -> Iterator[str]:
-    """A uvicorn server in a thread that batches for up to 200 ms; stopped after the module."""
-    with running_server(api_settings(store, max_queue_delay_ms=200, max_batch_slices=128)) as url:
+    """A uvicorn server in a thread; stopped after the module."""
+    with running_server(api_settings(store, max_batch_slices=128)) as url:
         yield url
 
 
+def _queued_slices(client: httpx.Client) -> float:
+    return value(samples(client.get("/metrics").text), "mrnet_queued_slices")
+
+
 def test_concurrent_requests_are_batched_and_equal_the_reference(
-    base_url: str, package: ModelPackage
+    base_url: str, package: ModelPackage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exams = [exam_volumes(seed, lengths=(1 + seed % 3, 2, 3 - seed % 2)) for seed in range(CLIENTS)]
-    start = threading.Barrier(CLIENTS, timeout=30)
+    waiting = sum(int(v.shape[0]) for exam in exams[1:] for v in exam.values())
 
     def post(index: int) -> httpx.Response:
         files = upload(exams[index])
         with httpx.Client(base_url=base_url, timeout=60) as client:
-            start.wait()
             return client.post(
                 "/v1/predictions", files=files, headers={"X-Request-ID": f"exam-{index}"}
             )
 
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        responses = list(pool.map(post, range(CLIENTS)))
+    # The first exam holds the worker in its batch until the other seven are queued behind
+    # it; then they are one batch, however slowly the uploads arrive.
+    stall = stall_worker(monkeypatch)
+    with ThreadPoolExecutor(CLIENTS) as pool, httpx.Client(base_url=base_url) as client:
+        first = pool.submit(post, 0)
+        assert stall.entered.wait(30), "the first exam never reached the worker"
+        others = [pool.submit(post, index) for index in range(1, CLIENTS)]
+        deadline = time.monotonic() + 60
+        while _queued_slices(client) < waiting:
+            assert time.monotonic() < deadline, "the other exams were not queued"
+            time.sleep(0.02)
+        stall.released.set()
+        responses = [first.result(timeout=60)] + [f.result(timeout=60) for f in others]
     for index, response in enumerate(responses):
         assert response.status_code == 200, response.text
         body = response.json()
@@ -75,9 +89,8 @@ def test_concurrent_requests_are_batched_and_equal_the_reference(
     batches = value(page, "mrnet_batch_exams_count")
     exams_run = value(page, "mrnet_batch_exams_sum")
     assert exams_run == CLIENTS + 1  # and one warm-up exam
-    single = value(page, "mrnet_batch_exams_bucket", le="1.0")
-    assert single < batches, "no batch held more than one exam"
-    assert exams_run / batches > 1
+    assert batches == 3  # the warm-up, the first exam, the seven queued behind it
+    assert value(page, "mrnet_batch_exams_bucket", le="1.0") == 2
 
 
 def test_errors_over_real_http_are_problems_with_ids(base_url: str) -> None:
