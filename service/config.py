@@ -32,21 +32,29 @@ _ENGINE, _VOLUME = EngineConfig(), VolumeLimits()
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MRNET_", extra="ignore")
 
-    model_store: Path = Field(Path("model_store"), description="model packages root")
-    tasks: StringList = Field(["acl"], description="tasks to serve (JSON list)")
+    model_store: Path = Field(
+        Path("model_store"), description="model packages root: <task>/<version>/ folders"
+    )
+    tasks: StringList = Field(["acl"], description="tasks to serve (comma separated or JSON list)")
     pinned_versions: dict[str, str] = Field(
-        default_factory=dict, description='pin a version per task, e.g. {"acl": "1"}'
+        default_factory=dict,
+        description='JSON object pinning a version per task, e.g. {"acl": "1"}',
     )
     datasets: dict[str, Path] = Field(
         default_factory=lambda: {"demo": Path("data/demo")},
-        description='data sets to browse, name to root folder (JSON), e.g. {"demo": "data/demo"}',
+        description="data sets to browse: JSON object of name to MRNet-layout root folder",
     )
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
-        default_factory=list, description="accepted keys (JSON list or comma separated)"
+        default_factory=list,
+        description="accepted keys, comma separated or JSON list (none: the API is open)",
     )
-    max_upload_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="request body cap")
-    max_slices: int = Field(_VOLUME.max_slices, ge=1, le=1024, description="slices per volume")
+    max_upload_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="request body cap (413 past it)"
+    )
+    max_slices: int = Field(
+        _VOLUME.max_slices, ge=1, le=1024, description="slices per volume (422 past it)"
+    )
     max_batch_slices: int = Field(
         _ENGINE.max_batch_slices, ge=1, description="slices per plane in one packed batch"
     )
@@ -60,7 +68,9 @@ class Settings(BaseSettings):
     cors_origins: StringList = Field(
         default_factory=list, description="allowed browser origins (JSON list or comma separated)"
     )
-    torch_threads: int | None = Field(None, ge=1, description="CPU threads (default: cores)")
+    torch_threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch (none: the cores)"
+    )
     worker_nice: int = Field(
         _ENGINE.worker_nice,
         ge=0,

@@ -121,7 +121,8 @@ def machine_line(machine: Report) -> str:
     cpu = machine["cpu"]
     features = ", ".join(cpu["vector_flags"]) or "none found"
     line = (
-        f"{machine.get('role', 'machine')}: {cpu['model']}, {cpu['cores']} cores, vector features {features} "
+        f"{machine.get('role', 'machine')}: {cpu['model']}, {cpu['cores']} cores, "
+        f"vector features {features} "
         f"(torch dispatch {cpu['torch_capability']}); torch {machine['torch']}, "
         f"{machine['torch_threads']} threads, {machine['torch_interop_threads']} interop"
     )
