@@ -41,7 +41,7 @@ from service.domain import PLANES, Plane
 from service.errors import PackageError
 from service.importing.fusion import fit_fusion
 from service.model.fusion import Fusion
-from service.model.network import MRNetPlane
+from service.model.network import plane_shapes, state_dict_problem
 from service.model.preprocess import MRNET_MEAN, MRNET_STD, InputSpec
 from service.store.manifest import (
     Metrics,
@@ -115,8 +115,7 @@ FORMATS: Final[dict[str, CheckpointFormat]] = {
 @cache
 def _features() -> dict[str, tuple[int, ...]]:
     """Shapes of this service's `features.*` tensors."""
-    state = MRNetPlane().state_dict()
-    return {k: tuple(v.shape) for k, v in state.items() if k.startswith("features.")}
+    return {k: s for k, s in plane_shapes().items() if k.startswith("features.")}
 
 
 def _source_keys(fmt: CheckpointFormat) -> list[str]:
@@ -185,14 +184,8 @@ def detect_format(checkpoint: Checkpoint) -> CheckpointFormat:
     raise checkpoint.refuse(f"{what} of the known formats: {known}. Its first keys are {first}.")
 
 
-def _check_tensor(
-    checkpoint: Checkpoint, fmt: CheckpointFormat, key: str, shape: tuple[int, ...]
-) -> None:
+def _check_values(checkpoint: Checkpoint, key: str) -> None:
     tensor = checkpoint.tensors[key]
-    if tuple(tensor.shape) != shape:
-        raise checkpoint.refuse(
-            f"has {key} of shape {tuple(tensor.shape)}; the {fmt.name} format expects {shape}."
-        )
     if not tensor.is_floating_point():
         raise checkpoint.refuse(f"has {key} of dtype {tensor.dtype}; weights are floating point.")
     if not torch.isfinite(tensor).all():
@@ -202,17 +195,17 @@ def _check_tensor(
 def convert_checkpoint(checkpoint: Checkpoint, fmt: CheckpointFormat) -> dict[str, Tensor]:
     """Check keys, shapes and values against the format, then rename and slice."""
     expected = fmt.expected_shapes()
-    kept = {k for k in checkpoint.tensors if not (fmt.dropped and k.startswith(fmt.dropped))}
-    missing, unexpected = sorted(expected.keys() - kept), sorted(kept - expected.keys())
-    if missing or unexpected:
+    tensors = checkpoint.tensors.items()
+    kept = {k: t for k, t in tensors if not (fmt.dropped and k.startswith(fmt.dropped))}
+    problem = state_dict_problem(kept, expected=expected)
+    if problem is not None:
         others = [f.name for f in FORMATS.values() if f != fmt and f.features + "0.weight" in kept]
         raise checkpoint.refuse(
-            f"does not fit the {fmt.name} format: missing {missing or 'nothing'}, "
-            f"unexpected {unexpected or 'nothing'}."
+            f"does not fit the {fmt.name} format: {problem}."
             + (f" Its keys look like the {others[0]} format." if others else "")
         )
-    for key, shape in expected.items():
-        _check_tensor(checkpoint, fmt, key, shape)
+    for key in expected:
+        _check_values(checkpoint, key)
     return fmt.convert(checkpoint.tensors)
 
 

@@ -90,18 +90,29 @@ class PooledVolumes(NamedTuple):
     argmax: list[Tensor]  # V tensors of (256,) slice indices within each volume
 
 
-def state_dict_problem(state: Mapping[str, Tensor], num_tasks: int = 1) -> str | None:
+Shapes = Mapping[str, tuple[int, ...]]
+
+
+def plane_shapes(num_tasks: int = 1) -> dict[str, tuple[int, ...]]:
+    """Every tensor of `MRNetPlane(num_tasks)`'s state dict and its shape."""
+    return {name: tuple(t.shape) for name, t in MRNetPlane(num_tasks).state_dict().items()}
+
+
+def state_dict_problem(
+    state: Mapping[str, Tensor], num_tasks: int = 1, expected: Shapes | None = None
+) -> str | None:
     """Why `state` does not fit `MRNetPlane(num_tasks)`, or None when it does.
 
-    The one check behind the writer, the loader and the checkpoint import.
+    The one check behind the writer, the loader and the checkpoint import; the
+    import passes `expected`, the network's shapes under a checkpoint format's names.
     """
-    expected = MRNetPlane(num_tasks).state_dict()
+    expected = plane_shapes(num_tasks) if expected is None else expected
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or extra:
         return f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}"
     for name, tensor in state.items():
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            return f"{name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
+        if tuple(tensor.shape) != tuple(expected[name]):
+            return f"{name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name])}"
     return None
 
 

@@ -302,8 +302,8 @@ def test_missing_keys_and_wrong_shapes_are_refused_naming_the_file(tmp_path: Pat
     torch.save(wrong, tmp_path / "wrong.pth")
     with pytest.raises(
         PackageError,
-        match=r"wrong\.pth has classifier\.weight of shape \(2, 256\); "
-        r"the nicholasbien format expects \(1, 256\)",
+        match=r"wrong\.pth does not fit the nicholasbien format: "
+        r"classifier\.weight has shape \(2, 256\), expected \(1, 256\)",
     ):
         read_checkpoints(dict.fromkeys(PLANES, tmp_path / "wrong.pth"))
 
