@@ -5,6 +5,8 @@ Every message is a full sentence that names the bad value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class MRNetError(Exception):
     """Base of every error the service raises on purpose."""
@@ -60,3 +62,44 @@ class DeadlineExceededError(MRNetError):
 
 class NotReadyError(MRNetError):
     """The models are not loaded (yet, or because a package failed to verify)."""
+
+
+class StudyError(MRNetError):
+    """A DICOM study (or one of its instances) cannot be turned into an exam."""
+
+
+class InvalidInstanceError(StudyError):
+    """One uploaded instance (a STOW-RS part or an archive member) is not readable DICOM."""
+
+    def __init__(self, instance: str, problem: str) -> None:
+        super().__init__(f"The instance {instance} {problem}")
+        self.instance = instance
+        self.problem = problem
+
+
+class UnsupportedTransferSyntaxError(StudyError):
+    """An instance's pixel data is in a transfer syntax no installed decoder reads."""
+
+    def __init__(self, instance: str, uid: str, name: str) -> None:
+        super().__init__(
+            f"The instance {instance} is encoded as {name} ({uid}), "
+            "which this service cannot decode."
+        )
+        self.instance = instance
+        self.uid = uid
+
+
+class StudyTooLargeError(StudyError):
+    """A study is over one of the caps (instances, inflated bytes, archive members, pixels)."""
+
+
+class MissingPlaneError(StudyError):
+    """A study has no usable series for one or more planes."""
+
+    def __init__(self, planes: Sequence[str], found: Sequence[str]) -> None:
+        listed = "; ".join(found) if found else "none"
+        super().__init__(
+            f"The study has no usable {' or '.join(planes)} series. Series found: {listed}."
+        )
+        self.planes = list(planes)
+        self.found = list(found)
