@@ -166,7 +166,7 @@ def test_duplicates_and_uneven_spacing_are_handled_and_reported(rng: np.random.G
     copy.InstanceNumber = 99
     del datasets[2]  # a missing slice: one gap of two steps
     files = study({p: v for p, v in volumes.items() if p != "axial"})
-    result = _read(files + [encode(ds) for ds in datasets + [copy]])
+    result = _read(files + [encode(ds) for ds in [*datasets, copy]])
     expected = np.delete(volumes["axial"], 2, axis=0)
     assert np.array_equal(result.volumes["axial"], expected)
     text = " ".join(result.warnings)
