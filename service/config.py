@@ -19,6 +19,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.datasets.npy import VolumeLimits
+from service.dicom.caps import StudyCaps
+from service.dicom.rules import DEFAULT_RULES, SelectionRules, compile_rules
 from service.inference.config import CPU_WINOGRAD, EngineConfig
 
 if TYPE_CHECKING:
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 StringList = Annotated[list[str], NoDecode]
 DATASET_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ENGINE, _VOLUME = EngineConfig(), VolumeLimits()
+_ENGINE, _VOLUME, _STUDY = EngineConfig(), VolumeLimits(), StudyCaps()
 
 
 class Settings(BaseSettings):
@@ -84,6 +86,25 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="debug, info, warning or error"
     )
+    dicom_series_rules: SelectionRules = Field(
+        default_factory=lambda: {plane: list(rules) for plane, rules in DEFAULT_RULES.items()},
+        description="DICOM: per plane, SeriesDescription regular expressions in order of "
+        "preference (JSON); ties and no match go to the most slices",
+    )
+    max_study_instances: int = Field(
+        _STUDY.max_instances, ge=3, description="DICOM: instances, parts or zip members (413)"
+    )
+    max_study_bytes: int = Field(
+        _STUDY.max_inflated_bytes,
+        ge=1024,
+        description="DICOM: bytes of all instances once unzipped, counted while inflating (413)",
+    )
+    max_frame_pixels: int = Field(
+        _STUDY.max_frame_pixels, ge=1024, description="DICOM: rows x columns of a frame (413)"
+    )
+    min_series_slices: int = Field(
+        _STUDY.min_series_slices, ge=1, description="DICOM: fewer slices is not a volume"
+    )
 
     @field_validator("api_keys", "cors_origins", "tasks", mode="before")
     @classmethod
@@ -103,6 +124,13 @@ class Settings(BaseSettings):
                     f"data set name {name!r} must be 1 to 64 letters, digits, '_' or '-'"
                 )
         return value
+
+    @field_validator("dicom_series_rules")
+    @classmethod
+    def _rules_compile(cls, value: SelectionRules) -> SelectionRules:
+        rules = {**DEFAULT_RULES, **value}  # a plane not given keeps MRNet's protocol
+        compile_rules(rules)
+        return rules
 
     @model_validator(mode="after")
     def _batch_holds_a_volume(self) -> Settings:
@@ -127,6 +155,7 @@ class Settings(BaseSettings):
     def runtime_config(self) -> RuntimeConfig:
         """Everything `start_runtime` needs (imported here, late: the runtime needs torch)."""
         from service.inference.runtime import RuntimeConfig
+        from service.inference.studies import StudyConfig
 
         return RuntimeConfig(
             model_store=self.model_store,
@@ -138,6 +167,16 @@ class Settings(BaseSettings):
             engine=self.engine_config(),
             request_timeout_s=self.request_timeout_s,
             cpu_winograd=self.cpu_winograd,
+            study=StudyConfig(caps=self.study_caps(), rules=self.dicom_series_rules),
+        )
+
+    def study_caps(self) -> StudyCaps:
+        """What a DICOM upload (or a study `mrnet convert` reads) may make the service do."""
+        return StudyCaps(
+            max_instances=self.max_study_instances,
+            max_inflated_bytes=self.max_study_bytes,
+            max_frame_pixels=self.max_frame_pixels,
+            min_series_slices=self.min_series_slices,
         )
 
 

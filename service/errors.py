@@ -98,8 +98,7 @@ class MissingPlaneError(StudyError):
 
     def __init__(self, planes: Sequence[str], found: Sequence[str]) -> None:
         listed = "; ".join(found) if found else "none"
-        super().__init__(
-            f"The study has no usable {' or '.join(planes)} series. Series found: {listed}."
-        )
+        names = " or ".join([", ".join(planes[:-1]), planes[-1]] if len(planes) > 1 else planes)
+        super().__init__(f"The study has no usable {names} series. Series found: {listed}.")
         self.planes = list(planes)
         self.found = list(found)

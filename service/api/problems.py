@@ -15,13 +15,18 @@ from starlette.requests import ClientDisconnect
 from service.errors import (
     DatasetError,
     DeadlineExceededError,
+    InvalidInstanceError,
     InvalidQueryError,
     InvalidVolumeError,
+    MissingPlaneError,
     MRNetError,
     NotReadyError,
     PackageError,
     QueueFullError,
+    StudyError,
+    StudyTooLargeError,
     UnknownTaskError,
+    UnsupportedTransferSyntaxError,
 )
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client gone before the answer
@@ -90,9 +95,28 @@ def internal_error() -> ProblemError:
     )
 
 
+def _from_study(error: StudyError) -> ProblemError:
+    detail = str(error)
+    if isinstance(error, UnsupportedTransferSyntaxError):
+        field = [FieldError(field=error.instance, message=detail)]
+        title = "Unsupported transfer syntax"
+        return ProblemError(415, "unsupported-transfer-syntax", title, detail, errors=field)
+    if isinstance(error, StudyTooLargeError):
+        return ProblemError(413, "study-too-large", "Study too large", detail)
+    if isinstance(error, MissingPlaneError):
+        fields = [FieldError(field=plane, message=detail) for plane in error.planes]
+        return ProblemError(422, "missing-plane", "Missing plane", detail, errors=fields)
+    if isinstance(error, InvalidInstanceError):
+        field = [FieldError(field=error.instance, message=detail)]
+        return ProblemError(422, "invalid-instance", "Invalid instance", detail, errors=field)
+    return ProblemError(422, "invalid-study", "Invalid study", detail)
+
+
 def from_domain(error: MRNetError) -> ProblemError:
     """Map the domain's errors to statuses; the message is already a full sentence."""
     detail = str(error)
+    if isinstance(error, StudyError):
+        return _from_study(error)
     if isinstance(error, InvalidVolumeError):
         field = [FieldError(field=error.plane, message=detail)]
         return ProblemError(422, "invalid-volume", "Invalid volume", detail, errors=field)
@@ -192,9 +216,9 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         401: "Missing or wrong API key",
         404: "Not found: unknown data set, split, case, plane or slice",
-        413: "Upload over the size cap",
-        415: "Not multipart/form-data",
-        422: "Invalid volume, missing plane, unknown task or malformed query",
+        413: "Upload over the size cap, or a study over its caps (instances, bytes, pixels)",
+        415: "Not multipart/form-data or STOW-RS, or a DICOM transfer syntax not decodable",
+        422: "Invalid volume or DICOM instance, missing plane, unknown task or malformed query",
         503: "Queue full or models not ready (see Retry-After)",
         504: "Deadline passed",
     }

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from service.datasets.catalog import CaseEntry, DatasetIndex, SplitIndex
+from service.dicom.study import Study
 from service.domain import Plane
 from service.inference.engine import ExamOutcome
 from service.inference.predictor import PlanePrediction
@@ -39,6 +40,50 @@ class Timing(BaseModel):
     total: float = Field(description="milliseconds from request to response")
 
 
+class SeriesUsedInfo(BaseModel):
+    series_instance_uid: str
+    series_number: int | None = Field(examples=[3])
+    series_description: str = Field(examples=["SAG T2 FS"])
+    slices: int = Field(examples=[32])
+    pixel_spacing_mm: list[float] = Field(description="between rows, between columns")
+    slice_spacing_mm: float = Field(description="median step along the slice normal")
+    orientation: list[float] = Field(description="ImageOrientationPatient (row, column cosines)")
+    obliquity_degrees: float = Field(description="angle of the slice normal to the plane's axis")
+    reason: str = Field(description="why this series was chosen for the plane")
+
+
+class SeriesNotUsedInfo(BaseModel):
+    series_instance_uid: str
+    series_number: int | None
+    series_description: str
+    modality: str = Field(examples=["MR"])
+    instances: int = Field(description="frames (slices) the series holds")
+    plane: str | None = Field(description="the plane its slices lie in, where known")
+    reason: str = Field(examples=["Not used: its ImageType is LOCALIZER; ..."])
+
+
+class StudyInput(BaseModel):
+    """What a DICOM study upload was made of: the series used per plane, and the rest."""
+
+    planes: dict[str, SeriesUsedInfo]
+    not_used: list[SeriesNotUsedInfo]
+    skipped: list[str] = Field(description="files in the upload that are not DICOM images")
+
+
+def study_input(study: Study) -> StudyInput:
+    return StudyInput(
+        planes={
+            plane: SeriesUsedInfo(
+                **{**vars(used), "pixel_spacing_mm": list(used.pixel_spacing_mm)},
+            )
+            for plane, used in study.used.items()
+            if plane
+        },
+        not_used=[SeriesNotUsedInfo(**vars(item)) for item in study.not_used],
+        skipped=study.skipped,
+    )
+
+
 class PredictionResponse(BaseModel):
     request_id: str
     task: str = Field(examples=["acl"])
@@ -49,6 +94,9 @@ class PredictionResponse(BaseModel):
     model: ModelIdentity
     timing_ms: Timing
     warnings: list[str] = Field(description="what was done to the input, e.g. resizing")
+    input: StudyInput | None = Field(
+        None, description="for a DICOM study: the series used per plane and those not used"
+    )
 
 
 class ModelInfo(BaseModel):
@@ -86,7 +134,11 @@ def _plane(prediction: PlanePrediction) -> PlaneResult:
 
 
 def prediction_response(
-    outcome: ExamOutcome, package: ModelPackage, request_id: str, total_ms: float
+    outcome: ExamOutcome,
+    package: ModelPackage,
+    request_id: str,
+    total_ms: float,
+    study: Study | None = None,
 ) -> PredictionResponse:
     exam = outcome.prediction
     manifest = package.manifest
@@ -109,6 +161,7 @@ def prediction_response(
             total=round(total_ms, 2),
         ),
         warnings=exam.warnings,
+        input=None if study is None else study_input(study),
     )
 
 

@@ -9,7 +9,10 @@ from fastapi import Request
 
 from service.api.schemas import PredictionResponse, prediction_response
 from service.api.state import ServiceState
-from service.inference.engine import ExamOutcome
+from service.api.uploads import ExamFiles
+from service.dicom.study import Study
+from service.inference.engine import ExamOutcome, Reservation
+from service.inference.runtime import Runtime
 from service.store.loader import ModelPackage
 
 
@@ -24,8 +27,22 @@ async def queued(state: ServiceState, work: Awaitable[ExamOutcome]) -> ExamOutco
     return outcome
 
 
+async def score(
+    state: ServiceState, runtime: Runtime, task: str, files: ExamFiles, reservation: Reservation
+) -> tuple[ExamOutcome, Study | None]:
+    """Score three volume files, or a study (then also say which series it used)."""
+    if isinstance(files, list):
+        job, study = await runtime.prepare_study(task, files)
+        return await queued(state, runtime.submit(job, reservation)), study
+    return await queued(state, runtime.predict(task, files, reservation)), None
+
+
 def answer(
-    request: Request, outcome: ExamOutcome, package: ModelPackage, started: float
+    request: Request,
+    outcome: ExamOutcome,
+    package: ModelPackage,
+    started: float,
+    study: Study | None = None,
 ) -> PredictionResponse:
     """The prediction body; the timings also go to the access log."""
     total_ms = (time.perf_counter() - started) * 1000
@@ -33,4 +50,5 @@ def answer(
         "queue": round(outcome.queue_ms, 2),
         "inference": round(outcome.inference_ms, 2),
     }
-    return prediction_response(outcome, package, request.scope["state"]["request_id"], total_ms)
+    request_id = request.scope["state"]["request_id"]
+    return prediction_response(outcome, package, request_id, total_ms, study)

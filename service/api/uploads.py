@@ -1,4 +1,8 @@
-"""Read the multipart exam upload: three `.npy` file fields and an optional task."""
+"""Read the exam upload: three volume file fields (.npy or NIfTI), or a DICOM study.
+
+A study comes as a STOW-RS multipart/related body or as a form's `study` zip or
+`dicom` files (see `service.api.studies`); either way with an optional task.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,11 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from service.api.problems import FieldError, ProblemError
+from service.api.studies import form_parts, has_study, is_stow, read_stow
+from service.dicom.caps import Part
 from service.domain import PLANES, Plane
+
+ExamFiles = dict[Plane, bytes] | list[Part]  # three volume files, or a study's parts
 
 TASK_FIELD = "task"
 DEFAULT_TASK = "acl"
@@ -53,18 +61,30 @@ def _check_fields(form: FormData) -> list[FieldError]:
     return errors
 
 
-async def read_exam_form(request: Request) -> tuple[str, dict[Plane, bytes]]:
-    """The task and the raw bytes of each plane; problems name every bad field."""
+def _task(form: FormData) -> str:
+    task = form.get(TASK_FIELD, DEFAULT_TASK)
+    return (task if isinstance(task, str) else DEFAULT_TASK).strip()
+
+
+async def read_exam_form(request: Request, max_instances: int) -> tuple[str, ExamFiles]:
+    """The task and the raw bytes of each plane or study part; problems name every bad field."""
     content_type = request.headers.get("content-type", "")
+    if is_stow(content_type):
+        return request.query_params.get(TASK_FIELD, DEFAULT_TASK), await read_stow(
+            request, max_instances
+        )
     if not content_type.lower().startswith("multipart/form-data"):
         raise ProblemError(
             415,
             "unsupported-media-type",
             "Unsupported media type",
-            f"The upload must be multipart/form-data, not {content_type or 'absent'!r}.",
+            "The upload must be multipart/form-data or a STOW-RS multipart/related body, "
+            f"not {content_type or 'absent'!r}.",
         )
-    form = await request.form(max_files=8, max_fields=8, max_part_size=1024)
+    form = await request.form(max_files=max_instances, max_fields=8, max_part_size=1024)
     try:
+        if has_study(form):
+            return _task(form), await form_parts(form, {TASK_FIELD})
         errors = _check_fields(form)
         if errors:
             raise _invalid(errors)
@@ -73,7 +93,6 @@ async def read_exam_form(request: Request) -> tuple[str, dict[Plane, bytes]]:
             upload = form[plane]
             assert isinstance(upload, UploadFile)
             files[plane] = await upload.read()
-        task = form.get(TASK_FIELD, DEFAULT_TASK)
-        return (task if isinstance(task, str) else DEFAULT_TASK).strip(), files
+        return _task(form), files
     finally:
         await form.close()

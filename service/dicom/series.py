@@ -166,8 +166,9 @@ def _stacks(
             continue
         sizes = {(f.dataset.get("Rows"), f.dataset.get("Columns")) for f in stack.frames}
         if len(stack.frames) < caps.min_series_slices:
+            count = len(stack.frames)
             reason = (
-                f"it has {len(stack.frames)} slices"
+                f"it has {count} slice{'s' if count != 1 else ''}"
                 f"{' in this orientation' if part else ''}; at least "
                 f"{caps.min_series_slices} are needed for a volume"
             )

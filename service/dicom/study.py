@@ -9,7 +9,8 @@ from service.dicom.archive import ByteBudget, is_dicom, unpack
 from service.dicom.caps import Part, StudyCaps
 from service.dicom.instances import NOT_DICOM, Instance, read_instance
 from service.dicom.pixels import UInt8Array, stack_volume
-from service.dicom.selection import SelectionRules, choose
+from service.dicom.rules import SelectionRules
+from service.dicom.selection import choose
 from service.dicom.series import NotUsed, Stack, series_stacks
 from service.domain import PLANES, Plane
 from service.errors import InvalidInstanceError, MissingPlaneError, StudyTooLargeError
@@ -78,8 +79,12 @@ def _instances(parts: Sequence[Part], caps: StudyCaps) -> tuple[list[Instance], 
     return instances, skipped
 
 
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
+
+
 def _not_used(item: NotUsed) -> SeriesNotUsed:
-    part = f" ({item.part})" if item.part else ""
+    part = f"In {item.part}, " if item.part else ""
     return SeriesNotUsed(
         series_instance_uid=item.series.uid,
         series_number=item.series.number,
@@ -87,7 +92,7 @@ def _not_used(item: NotUsed) -> SeriesNotUsed:
         modality=item.series.modality,
         instances=item.instances,
         plane=item.plane,
-        reason=f"Not used{part}: {item.reason}.",
+        reason=f"{part}{item.reason}." if part else _sentence(item.reason),
     )
 
 
@@ -102,14 +107,14 @@ def _used(stack: Stack, reason: str) -> SeriesUsed:
         slice_spacing_mm=round(stack.slice_spacing, 4),
         orientation=tuple(round(v, 6) for v in stack.orientation),
         obliquity_degrees=round(stack.obliquity_degrees, 2),
-        reason=reason[0].upper() + reason[1:] + ".",
+        reason=_sentence(reason),
     )
 
 
 def _found(stacks: list[Stack], not_used: list[SeriesNotUsed]) -> list[str]:
     usable = [f"{stack.label}: {stack.plane}, {len(stack.frames)} slices" for stack in stacks]
     unusable = [
-        f"series {item.series_number} {item.series_description!r}: {item.reason}"
+        f"series {item.series_number} {item.series_description!r}: {item.reason.rstrip('.')}"
         for item in not_used
     ]
     return usable + unusable

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from service.datasets.npy import VolumeLimits
+from service.dicom.caps import Part
+from service.dicom.study import Study
 from service.devices import resolve_device
 from service.domain import Plane
 from service.errors import UnknownTaskError
@@ -21,11 +23,13 @@ from service.inference.config import CPU_WINOGRAD, EngineConfig
 from service.inference.engine import (
     BatchObserver,
     Engine,
+    ExamJob,
     ExamOutcome,
     Reservation,
     warm_up,
 )
 from service.inference.exams import load_exam, prepare_exam
+from service.inference.studies import StudyConfig, prepare_study
 from service.store.loader import ModelPackage, load_package
 
 logger = logging.getLogger("mrnet.runtime")
@@ -42,6 +46,7 @@ class RuntimeConfig:
     engine: EngineConfig
     request_timeout_s: float
     cpu_winograd: bool = CPU_WINOGRAD
+    study: StudyConfig = field(default_factory=StudyConfig)
 
 
 @dataclass
@@ -80,6 +85,23 @@ class Runtime:
         job = await asyncio.to_thread(
             prepare_exam, task, files, spec, self.config.limits, self.config.request_timeout_s
         )
+        return await self.engine.predict(job, reservation)
+
+    async def prepare_study(self, task: str, parts: Sequence[Part]) -> tuple[ExamJob, Study]:
+        """Read a DICOM study into a job off the event loop; also what the study was made of."""
+        spec = self.package(task).manifest.input
+        return await asyncio.to_thread(
+            prepare_study,
+            task,
+            parts,
+            spec,
+            self.config.limits,
+            self.config.study,
+            self.config.request_timeout_s,
+        )
+
+    async def submit(self, job: ExamJob, reservation: Reservation | None = None) -> ExamOutcome:
+        """Queue a prepared job for the worker."""
         return await self.engine.predict(job, reservation)
 
     async def predict_stored(

@@ -8,7 +8,7 @@ import pytest
 from service.dicom.caps import Part, StudyCaps
 from service.dicom.instances import read_instance
 from service.dicom.pixels import stack_volume
-from service.dicom.selection import DEFAULT_RULES
+from service.dicom.rules import DEFAULT_RULES
 from service.dicom.series import series_stacks
 from service.dicom.study import Study, read_study
 from service.domain import PLANES, Plane

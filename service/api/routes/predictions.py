@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from service.api.deps import ApiKey, RuntimeDep, StateDep
 from service.api.problems import responses
 from service.api.schemas import PredictionResponse
-from service.api.scoring import answer, queued
+from service.api.scoring import answer, score
 from service.api.uploads import expected_slices, read_exam_form
 
 router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[ApiKey])
@@ -53,7 +53,7 @@ async def create_prediction(
 ) -> PredictionResponse:
     started = time.perf_counter()
     with runtime.admit(expected_slices(request, state.settings.max_slices)) as reservation:
-        task, files = await read_exam_form(request)
+        task, files = await read_exam_form(request, state.settings.max_study_instances)
         package = runtime.package(task)
-        outcome = await queued(state, runtime.predict(task, files, reservation))
-    return answer(request, outcome, package, started)
+        outcome, study = await score(state, runtime, task, files, reservation)
+    return answer(request, outcome, package, started, study)
