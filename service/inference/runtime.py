@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from service.datasets.npy import VolumeLimits
+from service.devices import resolve_device
 from service.dicom.caps import Part
 from service.dicom.study import Study
-from service.devices import resolve_device
 from service.domain import Plane
 from service.errors import UnknownTaskError
 from service.inference.batch import for_device

@@ -20,7 +20,7 @@ from service.model.preprocess import InputSpec, prepare_volume
 
 @dataclass(frozen=True)
 class StudyConfig:
-    caps: StudyCaps = StudyCaps()
+    caps: StudyCaps = field(default_factory=StudyCaps)
     rules: SelectionRules = field(default_factory=lambda: dict(DEFAULT_RULES))
 
 

@@ -150,5 +150,5 @@ def test_a_file_without_the_dicom_preamble_is_named() -> None:
 
 
 def test_a_value_that_breaks_its_vr_is_named() -> None:
-    with pytest.raises(InvalidInstanceError, match="part 1 is not readable DICOM.*'1A'"):
+    with pytest.raises(InvalidInstanceError, match=r"part 1 is not readable DICOM.*'1A'"):
         _read([(FILES / "badVR.dcm").read_bytes()])  # NumberOfFrames (IS) is "1A"
