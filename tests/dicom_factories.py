@@ -9,6 +9,7 @@ ImagePositionPatient that say so, so the reader must undo it.
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -218,3 +219,26 @@ def zipped(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def many_files_zip(count: int) -> bytes:
+    """A zip whose directory lists `count` empty files (zip64 end records past 65,535).
+
+    Written by hand because zipfile takes seconds for 100,000 members: every
+    directory entry points at the one local header (as overlapping zip bombs do).
+    """
+    name = b"IM0"
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0)
+    entry = struct.pack(
+        "<4s6H3L5H2L", b"PK\x01\x02", 45, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, 0
+    )
+    directory = (entry + name) * count
+    start = len(local) + len(name)
+    end64 = len(local) + len(name) + len(directory)
+    record64 = struct.pack(
+        "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(directory), start
+    )
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, end64, 1)
+    small = min(count, 0xFFFF)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, small, small, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return local + name + directory + record64 + locator + end

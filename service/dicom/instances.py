@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
@@ -22,6 +23,7 @@ from service.dicom.caps import Part, StudyCaps
 from service.errors import InvalidInstanceError, StudyTooLargeError
 
 DEFER_BYTES = 64 * 1024
+UNDEFINED_LENGTH = 0xFFFFFFFF
 DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"  # Media Storage Directory (DICOMDIR)
 NOT_DICOM = "is not a DICOM file (no 'DICM' preamble)."
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -140,7 +142,32 @@ def _series(ds: Dataset) -> SeriesInfo:
     )
 
 
+def _cut_short(ds: Dataset, size: int) -> str | None:
+    """The first element whose declared length runs past the end of the bytes.
+
+    pydicom reads such a file without an error (it warns, and keeps the short
+    value), so a wrong length or a truncated upload is caught here.
+    """
+    for tag in ds.keys():  # noqa: SIM118 (iterating a Dataset converts every element)
+        element = ds.get_item(tag)
+        if not isinstance(element, RawDataElement) or element.length == UNDEFINED_LENGTH:
+            continue
+        if element.value_tell + element.length > size:
+            return (
+                f"is cut short or has a wrong length: element {element.tag} declares "
+                f"{element.length} bytes, past the end of its {size} bytes."
+            )
+    return None
+
+
 def _instance(part: Part, ds: Dataset, caps: StudyCaps) -> Instance:
+    problem = _cut_short(ds, len(part.data))
+    if problem is not None:
+        raise InvalidInstanceError(part.name, problem)
+    if not ds.get("SOPInstanceUID"):
+        raise InvalidInstanceError(
+            part.name, "has no SOPInstanceUID, which every instance has (is it cut short?)."
+        )
     rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
     if rows * columns > caps.max_frame_pixels:
         raise StudyTooLargeError(

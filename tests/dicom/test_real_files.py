@@ -152,3 +152,8 @@ def test_a_file_without_the_dicom_preamble_is_named() -> None:
 def test_a_value_that_breaks_its_vr_is_named() -> None:
     with pytest.raises(InvalidInstanceError, match=r"part 1 is not readable DICOM.*'1A'"):
         _read([(FILES / "badVR.dcm").read_bytes()])  # NumberOfFrames (IS) is "1A"
+
+
+def test_the_real_truncated_file_is_named_as_cut_short() -> None:
+    with pytest.raises(InvalidInstanceError, match=r"part 1 is cut short .*\(7FE0,0010\)"):
+        _read([(FILES / "MR_truncated.dcm").read_bytes()])
