@@ -23,12 +23,25 @@ def test_the_upload_is_documented_as_multipart(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     body = document["paths"]["/v1/predictions"]["post"]["requestBody"]
     assert body["required"] is True
-    schema = body["content"]["multipart/form-data"]["schema"]
+    volumes, study, files = body["content"]["multipart/form-data"]["schema"]["oneOf"]
+    schema = volumes
     assert set(schema["required"]) == {"axial", "coronal", "sagittal"}
     for plane in ("axial", "coronal", "sagittal"):
         assert schema["properties"][plane]["type"] == "string"
         assert schema["properties"][plane]["format"] == "binary"
     assert schema["properties"]["task"]["default"] == "acl"
+    assert study["required"] == ["study"] and study["properties"]["study"]["format"] == "binary"
+    assert files["properties"]["dicom"]["items"]["format"] == "binary"
+
+
+def test_the_stow_rs_body_is_documented(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    post = document["paths"]["/v1/predictions"]["post"]
+    stow = post["requestBody"]["content"]['multipart/related; type="application/dicom"']
+    assert stow["schema"]["items"]["format"] == "binary"
+    assert [p["name"] for p in post["parameters"] if p["in"] == "query"] == ["task"]
+    answer = resolve(post["responses"]["200"]["content"]["application/json"]["schema"], document)
+    assert "input" in answer["properties"]
 
 
 def test_the_answer_and_problems_are_documented(client: TestClient) -> None:

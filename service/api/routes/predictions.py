@@ -18,26 +18,67 @@ router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[ApiKey])
 _VOLUME = {
     "type": "string",
     "format": "binary",
-    "description": "a .npy array (slices, height, width), integer or float",
+    "description": "a .npy array (slices, height, width), integer or float, or a NIfTI "
+    "volume (.nii, .nii.gz) oriented by its affine",
+}
+_TASK = {"type": "string", "default": "acl"}
+_VOLUMES = {
+    "title": "Three volumes",
+    "type": "object",
+    "required": ["axial", "coronal", "sagittal"],
+    "properties": {"axial": _VOLUME, "coronal": _VOLUME, "sagittal": _VOLUME, "task": _TASK},
+}
+_STUDY_ZIP = {
+    "title": "A DICOM study as a zip",
+    "type": "object",
+    "required": ["study"],
+    "properties": {
+        "study": {
+            "type": "string",
+            "format": "binary",
+            "description": "a .zip of the study's DICOM files (folders and other files allowed)",
+        },
+        "task": _TASK,
+    },
+}
+_DICOM_FILES = {
+    "title": "A DICOM study as files",
+    "type": "object",
+    "required": ["dicom"],
+    "properties": {
+        "dicom": {
+            "type": "array",
+            "items": {"type": "string", "format": "binary"},
+            "description": "one DICOM instance per field, as a folder picker sends them",
+        },
+        "task": _TASK,
+    },
 }
 UPLOAD_SCHEMA: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "task",
+            "in": "query",
+            "required": False,
+            "schema": _TASK,
+            "description": "the task, for a STOW-RS body (a form carries it as a field)",
+        }
+    ],
     "requestBody": {
         "required": True,
+        "description": "Three volumes, or a DICOM study: the service picks one series per "
+        "plane and reports it in the answer's `input` (see docs/dicom.md).",
         "content": {
-            "multipart/form-data": {
+            "multipart/form-data": {"schema": {"oneOf": [_VOLUMES, _STUDY_ZIP, _DICOM_FILES]}},
+            'multipart/related; type="application/dicom"': {
                 "schema": {
-                    "type": "object",
-                    "required": ["axial", "coronal", "sagittal"],
-                    "properties": {
-                        "axial": _VOLUME,
-                        "coronal": _VOLUME,
-                        "sagittal": _VOLUME,
-                        "task": {"type": "string", "default": "acl"},
-                    },
+                    "type": "array",
+                    "items": {"type": "string", "format": "binary"},
+                    "description": "DICOMweb STOW-RS: one application/dicom part per instance",
                 }
-            }
+            },
         },
-    }
+    },
 }
 
 
@@ -46,7 +87,7 @@ UPLOAD_SCHEMA: dict[str, Any] = {
     response_model=PredictionResponse,
     openapi_extra=UPLOAD_SCHEMA,
     responses=responses(401, 413, 415, 422, 503, 504),
-    summary="Score one exam: three .npy volumes (axial, coronal, sagittal) as multipart",
+    summary="Score one exam: three volumes (.npy or NIfTI) or a DICOM study (STOW-RS or zip)",
 )
 async def create_prediction(
     request: Request, state: StateDep, runtime: RuntimeDep
