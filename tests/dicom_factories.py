@@ -242,3 +242,39 @@ def many_files_zip(count: int) -> bytes:
     small = min(count, 0xFFFF)
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, small, small, 0xFFFFFFFF, 0xFFFFFFFF, 0)
     return local + name + directory + record64 + locator + end
+
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
+
+
+def nifti_bytes(
+    volume: npt.NDArray[Any],
+    plane: Plane,
+    permutation: Sequence[int] = (0, 1, 2),
+    flips: Sequence[bool] = (False, False, False),
+    spacing: Sequence[float] = (3.0, 0.5, 0.5),
+    gzipped: bool = False,
+) -> bytes:
+    """A NIfTI-1 file storing a view volume flipped (per view axis) then permuted.
+
+    Stored axis k is view axis ``permutation[k]``; the affine says where each
+    stored axis points (RAS), so a reader that follows it gets the view back.
+    """
+    import gzip
+
+    import nibabel as nib
+
+    steps = VIEW_AXES[plane] * np.asarray(spacing, dtype=np.float64)[:, None]  # (axis, LPS)
+    origin = np.array([-40.0, -35.0, 20.0])
+    array = volume
+    for axis, flip in enumerate(flips):
+        if flip:
+            array = np.flip(array, axis)
+            origin = origin + (volume.shape[axis] - 1) * steps[axis]
+            steps[axis] = -steps[axis]
+    array = np.transpose(array, permutation)
+    affine = np.eye(4)
+    affine[:3, :3] = LPS_TO_RAS @ steps[list(permutation)].T
+    affine[:3, 3] = LPS_TO_RAS @ origin
+    data: bytes = nib.Nifti1Image(np.ascontiguousarray(array), affine).to_bytes()
+    return gzip.compress(data, mtime=0) if gzipped else data

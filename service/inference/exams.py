@@ -16,6 +16,7 @@ import numpy.typing as npt
 from torch import Tensor
 
 from service.datasets.npy import NpyFormatError, VolumeLimits, load_volume, parse_volume
+from service.dicom.nifti import is_nifti, read_nifti
 from service.domain import PLANES, Plane
 from service.errors import InvalidVolumeError
 from service.inference.engine import ExamJob
@@ -36,11 +37,18 @@ def _prepare(
     return prepared.slices, [f"The {plane} volume {note}." for note in prepared.warnings]
 
 
+NIFTI_MAX_BYTES = 512 * 1024 * 1024  # a .nii.gz inflates to at most this
+
+
 def prepare_plane(
     plane: Plane, data: bytes, spec: InputSpec, limits: VolumeLimits
 ) -> PreparedPlane:
-    """Check one uploaded volume and prepare it as the package's input says."""
-    return _prepare(plane, lambda: parse_volume(data, limits), spec)
+    """Check one uploaded volume (.npy, or NIfTI turned to the plane's view) and prepare it."""
+    if not is_nifti(data):
+        return _prepare(plane, lambda: parse_volume(data, limits), spec)
+    volume = read_nifti(plane, data, spec.size, limits, NIFTI_MAX_BYTES)
+    slices, warnings = _prepare(plane, lambda: volume.voxels, spec)
+    return slices, [f"The {plane} volume {note}." for note in volume.notes] + warnings
 
 
 def load_plane(plane: Plane, path: Path, spec: InputSpec, limits: VolumeLimits) -> PreparedPlane:

@@ -24,6 +24,7 @@ from dicom_factories import (
     Storage,
     encode,
     many_files_zip,
+    nifti_bytes,
     series,
     study,
     view_volume,
@@ -159,6 +160,26 @@ def test_a_missing_plane_is_a_422_naming_it_and_the_series_found(
         post_stow(client, without_axial), 422, "axial", "SAG T2 FS", "COR T1", field="axial"
     )
     assert body["type"].endswith("/missing-plane")
+
+
+def test_nifti_volumes_in_the_plane_fields_score_like_the_volumes(
+    client: TestClient, package: ModelPackage, volumes: Volumes
+) -> None:
+    stored = {
+        "axial": nifti_bytes(volumes["axial"], "axial", (2, 1, 0), (True, False, False)),
+        "coronal": nifti_bytes(volumes["coronal"], "coronal", (0, 2, 1), gzipped=True),
+        "sagittal": nifti_bytes(volumes["sagittal"], "sagittal", (1, 0, 2), (False, True, True)),
+    }
+    fields = {
+        plane: (f"{plane}.nii", data, "application/octet-stream") for plane, data in stored.items()
+    }
+    fields["coronal"] = ("coronal.nii.gz", stored["coronal"], "application/gzip")
+    response = client.post("/v1/predictions", files=fields)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert_matches(body, reference(package, volumes))
+    assert any("sagittal volume is NIfTI stored as" in w for w in body["warnings"])
+    assert body["input"] is None
 
 
 # --- bad input: each a 4xx problem naming what was wrong -------------------------------
