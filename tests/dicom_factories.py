@@ -32,9 +32,9 @@ NUMBERS: dict[Plane, int] = {"sagittal": 3, "coronal": 4, "axial": 5}
 
 # each view's axes (slices, rows, columns) as LPS unit vectors: see service/dicom/geometry.py
 VIEW_AXES: dict[Plane, npt.NDArray[np.float64]] = {
-    "sagittal": np.array([[-1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=np.float64),
-    "coronal": np.array([[0, 1, 0], [0, 0, -1], [1, 0, 0]], dtype=np.float64),
-    "axial": np.array([[0, 0, 1], [0, 1, 0], [1, 0, 0]], dtype=np.float64),
+    "sagittal": np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=np.float64),
+    "coronal": np.array([[0, -1, 0], [0, 0, -1], [1, 0, 0]], dtype=np.float64),
+    "axial": np.array([[0, 0, -1], [0, 1, 0], [1, 0, 0]], dtype=np.float64),
 }
 
 

@@ -1,20 +1,21 @@
 """Where a stack of slices lies in the patient, and how to turn it to its plane's view.
 
 Patient coordinates are DICOM's LPS: +x to the patient's left, +y posterior,
-+z to the head. The views are the radiological ones MRNet's volumes have,
-written as the directions of a volume's axes (slices, rows down, columns right):
++z to the head. The views are the radiological ones MRNet's volumes have (and
+the synthetic data's, see `service.synth.study`), written as the directions of
+a volume's axes (slices, rows down, columns right):
 
 - sagittal: columns run anterior to posterior (+y), rows head to feet (-z),
-  slices from the patient's left to right (-x);
+  slices from the patient's right to left (+x);
 - coronal: columns run from the patient's right to left (+x), rows head to feet
-  (-z), slices anterior to posterior (+y);
+  (-z), slices posterior to anterior (-y);
 - axial: columns run right to left (+x), rows anterior to posterior (+y),
-  slices feet to head (+z).
+  slices head to feet (-z).
 
-These are the usual scanner orientations (ImageOrientationPatient
-``0\\1\\0\\0\\0\\-1``, ``1\\0\\0\\0\\0\\-1``, ``1\\0\\0\\0\\1\\0``) with slices in
-increasing order along ``row x column``; any other storage order is turned to
-them with nibabel's orientation helpers.
+In-plane these are the usual scanner orientations (ImageOrientationPatient
+``0\\1\\0\\0\\0\\-1``, ``1\\0\\0\\0\\0\\-1``, ``1\\0\\0\\0\\1\\0``), with the
+slices in decreasing order along their normal ``row x column``; any other
+storage order is turned to them with nibabel's orientation helpers.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ PLANE_OF_AXIS: Final[tuple[Plane, Plane, Plane]] = ("sagittal", "coronal", "axia
 
 # per volume axis (slices, rows, columns): the LPS axis it runs along and its sign
 VIEWS: Final[dict[Plane, npt.NDArray[np.float64]]] = {
-    "sagittal": np.array([[0, -1], [2, -1], [1, 1]], dtype=np.float64),
-    "coronal": np.array([[1, 1], [2, -1], [0, 1]], dtype=np.float64),
-    "axial": np.array([[2, 1], [1, 1], [0, 1]], dtype=np.float64),
+    "sagittal": np.array([[0, 1], [2, -1], [1, 1]], dtype=np.float64),
+    "coronal": np.array([[1, -1], [2, -1], [0, 1]], dtype=np.float64),
+    "axial": np.array([[2, -1], [1, 1], [0, 1]], dtype=np.float64),
 }
 
 
