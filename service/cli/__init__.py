@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from service.cli import bench, evaluate, import_checkpoint, serve, synth, train
+from service.cli import bench, convert, evaluate, import_checkpoint, serve, synth, train
 from service.errors import MRNetError
 
 Handler = Callable[[argparse.Namespace], int]
-SUBCOMMANDS = (serve, synth, train, evaluate, import_checkpoint, bench)
+SUBCOMMANDS = (serve, synth, convert, train, evaluate, import_checkpoint, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
