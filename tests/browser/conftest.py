@@ -71,9 +71,12 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six synthetic exams, as `mrnet synth --train 3 --valid 3 --seed 7` writes them."""
+    """Six synthetic exams, as `mrnet synth --train 3 --valid 3 --seed 7 --format npy,dicom`
+    writes them (each also a DICOM study, for the study upload)."""
     root = tmp_path_factory.mktemp("viewer") / DATASET
-    generate_dataset(root, n_train=3, n_valid=3, seed=7, workers=1, progress=False)
+    generate_dataset(
+        root, n_train=3, n_valid=3, seed=7, workers=1, progress=False, formats=("npy", "dicom")
+    )
     labels = set(read_labels(labels_path(root, SPLIT, "acl")).values())
     assert labels == {0, 1}, "the fixture needs a torn and an intact ACL in valid"
     return root

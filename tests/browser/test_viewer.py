@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,51 @@ def test_an_uploaded_exam_is_scored_like_the_same_stored_case(
     expect_slice(viewer, "axial", "upload:axial/1")
 
 
+def _expect_study_scored(viewer: Page, site: Site, case_id: str) -> None:
+    reference = site.api(site.case_path(case_id) + "/prediction")
+    viewer.get_by_role("button", name="Score study").click()
+    expect(viewer.locator("#status")).to_contain_text("Uploaded study:", timeout=SCORE_TIMEOUT_MS)
+    expect(viewer.locator("#result-heading")).to_have_text("Uploaded study")
+    shown = float(viewer.locator("#probability").inner_text())
+    assert abs(shown - reference["probability"]) <= 0.002  # the same exam, read from DICOM
+    used = viewer.locator("#study-input")
+    expect(used).to_be_visible()
+    for plane, description in (
+        ("sagittal", "SAG T2 FS"),
+        ("coronal", "COR T1"),
+        ("axial", "AX PD FS"),
+    ):
+        row = used.locator(f'tr[data-plane="{plane}"]')
+        expect(row).to_contain_text(description)
+        expect(row).to_contain_text(str(reference["planes"][plane]["num_slices"]))
+        expect(panel(viewer, plane).locator("button.bar")).to_have_count(
+            reference["planes"][plane]["num_slices"]
+        )
+    expect(viewer.locator("#series-not-used")).to_contain_text("3-PLANE LOC")
+    expect(viewer.locator("#series-not-used")).to_contain_text("LOCALIZER")
+
+
+def test_a_dicom_folder_is_scored_and_shows_the_series_used(viewer: Page, site: Site) -> None:
+    case_id = site.positive_case()
+    viewer.get_by_label("DICOM folder").set_input_files(site.root / SPLIT / "dicom" / case_id)
+    _expect_study_scored(viewer, site, case_id)
+
+
+def test_a_study_zip_is_scored_and_shows_the_series_used(
+    viewer: Page, site: Site, tmp_path: Path
+) -> None:
+    case_id = min(site.acl_labels())
+    folder = site.root / SPLIT / "dicom" / case_id
+    archive = tmp_path / f"{case_id}.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in sorted(folder.iterdir()):
+            handle.write(path, f"{case_id}/{path.name}")
+    viewer.get_by_label("Study zip").set_input_files(archive)
+    _expect_study_scored(viewer, site, case_id)
+    viewer.get_by_role("listbox", name=re.compile("^Case")).select_option(case_id)
+    expect(viewer.locator("#study-input")).to_be_hidden()  # a stored case has no series list
+
+
 def test_the_page_works_under_its_content_security_policy(browser: Browser, site: Site) -> None:
     """No bypass here: the page, its modules, blob: images and fetches all fit the policy;
     the address #dataset/split/case opens that case once the key is in."""
@@ -279,11 +325,12 @@ def test_keyboard_alone_reaches_every_control_in_order_with_a_visible_focus(
             break
         stops.append(stop)
     names = [name for name, _ in stops]
-    assert names[:13] == [
+    assert names[:16] == [
         "Skip to the exam", "api-key", "Use key", "forget-key", "dataset", "split", "positives",
-        "case", "upload-axial", "upload-coronal", "upload-sagittal", "upload-submit", "cam",
+        "case", "upload-axial", "upload-coronal", "upload-sagittal", "upload-submit",
+        "study-folder", "study-zip", "study-submit", "cam",
     ]  # fmt: skip
-    sliders, bars = names[13::2], names[14::2]  # each slider, then its current slice's bar only
+    sliders, bars = names[16::2], names[17::2]  # each slider, then its current slice's bar only
     assert sliders == [f"{plane}-slider" for plane in PLANES_SHOWN]
     assert len(bars) == 3 and all(re.match(r"^slice \d+, attention ", bar) for bar in bars), bars
     assert [name for name, visible in stops if not visible] == []

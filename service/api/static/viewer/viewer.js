@@ -5,6 +5,7 @@ import { apiKey, casePath, getJson, postForm, setApiKey, splitPath } from "./api
 import { PLANES, PlanePanel } from "./plane.js";
 import { clearPrediction, showPrediction, summary } from "./prediction.js";
 import { caseSource, readPreview, uploadSource } from "./sources.js";
+import { clearStudyInput, showStudyInput, studyFormData, studyName } from "./study.js";
 
 const PAGE_SIZE = 50;
 const CASE_PICK_DELAY_MS = 250;
@@ -185,6 +186,7 @@ function beginExam(heading, note) {
   view.exam = new AbortController();
   clearError();
   clearPrediction();
+  clearStudyInput();
   showExam(heading, note, {}, null);
   return view.exam.signal;
 }
@@ -282,6 +284,39 @@ function showUpload(form, previews, prediction) {
   $("truth").textContent = "Not known for uploads";
 }
 
+async function submitStudy(event) {
+  event.preventDefault();
+  const form = $("study-form");
+  const data = studyFormData(form);
+  if (data instanceof Error) {
+    fail(data);
+    return;
+  }
+  const name = studyName(form);
+  const signal = beginExam("Uploaded study", `Scoring ${name}…`);
+  history.replaceState(null, "", location.pathname);
+  $("study-submit").disabled = true;
+  say("Scoring the uploaded study…");
+  try {
+    const prediction = await postForm("/v1/predictions", data, signal);
+    if (signal.aborted) return;
+    const message = "DICOM slices are not previewed here; the chart shows each slice's attention.";
+    const counts = {};
+    for (const plane of PLANES) counts[plane] = { slices: prediction.planes[plane].num_slices, message };
+    showExam("Uploaded study", `Study: ${name}.`, counts, null);
+    view.shown = null;
+    selectShownCase();
+    showPrediction(prediction, view.panels, null);
+    showStudyInput(prediction.input);
+    $("truth").textContent = "Not known for uploads";
+    say(`Uploaded study: ${summary(prediction)}`);
+  } catch (error) {
+    if (!signal.aborted) fail(error);
+  } finally {
+    $("study-submit").disabled = false;
+  }
+}
+
 // ---- the API key and the address ----------------------------------------------------------------
 
 function useKey(event) {
@@ -340,6 +375,7 @@ function wire() {
   $("prev-page").addEventListener("click", () => turnPage(-1));
   $("next-page").addEventListener("click", () => turnPage(1));
   $("upload-form").addEventListener("submit", submitUpload);
+  $("study-form").addEventListener("submit", submitStudy);
   $("cam").addEventListener("change", () => {
     for (const panel of Object.values(view.panels)) panel.setCam($("cam").checked);
   });
