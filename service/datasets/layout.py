@@ -5,6 +5,7 @@
 <root>/<split>-{abnormal,acl,meniscus}.csv     header-less "0000,1" lines
 <root>/<split>-meta.json                        synthetic ground truth (our addition)
 <root>/<split>/dicom/<case_id>/IM*.dcm          `mrnet synth --format dicom` (our addition)
+<root>/<split>-series.csv                       `mrnet convert --dicom`: the series used (ours)
 ```
 """
 
