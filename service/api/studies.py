@@ -147,7 +147,7 @@ async def form_parts(form: FormData, extra: set[str]) -> list[Part]:
         assert isinstance(item, UploadFile)
         data = await item.read()
         if studies:
-            parts.append(Part("the study archive", data, kind="zip"))
+            parts.append(Part("study archive", data, kind="zip"))
         else:
             parts.append(Part(f"dicom file {number} ({(item.filename or '')[:120]!r})", data))
     return parts

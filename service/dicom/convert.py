@@ -57,12 +57,12 @@ def series_csv_path(root: Path, split: str) -> Path:
 
 def _parts(entry: Path) -> list[Part]:
     if entry.is_file():
-        return [Part(f"the archive {entry.name!r}", entry.read_bytes(), kind="zip")]
+        return [Part(f"archive {entry.name!r}", entry.read_bytes(), kind="zip")]
     parts = []
     for path in sorted(p for p in entry.rglob("*") if p.is_file()):
         data = path.read_bytes()
         if is_dicom(data):
-            parts.append(Part(f"the file {path.relative_to(entry).as_posix()!r}", data))
+            parts.append(Part(f"file {path.relative_to(entry).as_posix()!r}", data))
     return parts
 
 

@@ -115,7 +115,7 @@ def test_a_study_zip_scores_like_its_volumes(
     assert_matches(body, reference(package, volumes))
     _check_input(body, volumes)
     assert body["input"]["skipped"] == [
-        "The the study archive member 'README.TXT' is not a DICOM file; it was skipped."
+        "The study archive member 'README.TXT' is not a DICOM file; it was skipped."
     ]
 
 

@@ -126,7 +126,7 @@ def _zip_folder(root: Path) -> bytes:
 
 
 def test_the_dicomdir_test_set_is_refused_with_a_reason_per_series() -> None:
-    archive = Part("the study archive", _zip_folder(FILES / "dicomdirtests"), kind="zip")
+    archive = Part("study archive", _zip_folder(FILES / "dicomdirtests"), kind="zip")
     with pytest.raises(MissingPlaneError) as caught:
         read_study([archive], DEFAULT_RULES, StudyCaps(), 64)
     message = str(caught.value)
