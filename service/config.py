@@ -87,9 +87,9 @@ class Settings(BaseSettings):
         "info", description="debug, info, warning or error"
     )
     dicom_series_rules: SelectionRules = Field(
-        default_factory=lambda: {plane: list(rules) for plane, rules in DEFAULT_RULES.items()},
-        description="DICOM: per plane, SeriesDescription regular expressions in order of "
-        "preference (JSON); ties and no match go to the most slices",
+        default_factory=dict,
+        description="DICOM: JSON object of plane to SeriesDescription regular expressions, in "
+        "order of preference; a plane not given keeps MRNet's protocol (docs/dicom.md)",
     )
     max_study_instances: int = Field(
         _STUDY.max_instances, ge=3, description="DICOM: instances, parts or zip members (413)"
@@ -128,9 +128,8 @@ class Settings(BaseSettings):
     @field_validator("dicom_series_rules")
     @classmethod
     def _rules_compile(cls, value: SelectionRules) -> SelectionRules:
-        rules = {**DEFAULT_RULES, **value}  # a plane not given keeps MRNet's protocol
-        compile_rules(rules)
-        return rules
+        compile_rules(value)  # a bad expression stops the service at start, named
+        return value
 
     @model_validator(mode="after")
     def _batch_holds_a_volume(self) -> Settings:
@@ -167,8 +166,12 @@ class Settings(BaseSettings):
             engine=self.engine_config(),
             request_timeout_s=self.request_timeout_s,
             cpu_winograd=self.cpu_winograd,
-            study=StudyConfig(caps=self.study_caps(), rules=self.dicom_series_rules),
+            study=StudyConfig(caps=self.study_caps(), rules=self.series_rules()),
         )
+
+    def series_rules(self) -> SelectionRules:
+        """The selection rules: MRNet's protocol, with the planes the setting gives replaced."""
+        return {**DEFAULT_RULES, **self.dicom_series_rules}
 
     def study_caps(self) -> StudyCaps:
         """What a DICOM upload (or a study `mrnet convert` reads) may make the service do."""

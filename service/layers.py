@@ -17,7 +17,7 @@ LAYERS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("vocabulary, errors, this table", ("__init__", "domain", "errors", "layers")),
     ("process helpers: torch device, JSON logs, async memo", ("devices", "logs", "memo")),
     ("the network and the data on disk", ("model", "datasets")),
-    ("model packages; the synthetic data generator", ("store", "synth")),
+    ("model packages; the synthetic data; DICOM and NIfTI input", ("store", "synth", "dicom")),
     ("the inference engine; slice images and CAMs", ("inference", "imaging")),
     ("evaluation; benchmarks", ("evaluation", "bench")),
     ("training", ("training",)),

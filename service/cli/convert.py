@@ -11,7 +11,6 @@ from service.cli.types import Subcommands
 
 def run(args: argparse.Namespace) -> int:
     from service.config import Settings
-    from service.dicom.caps import StudyCaps
     from service.dicom.convert import convert_folder, read_study_labels
 
     folder, root = Path(args.dicom), Path(args.out)
@@ -24,15 +23,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"mrnet convert: error: {error}", file=sys.stderr)
         return 1
     settings = Settings()
-    caps = StudyCaps(
-        max_instances=settings.max_study_instances,
-        max_inflated_bytes=settings.max_study_bytes,
-        max_frame_pixels=settings.max_frame_pixels,
-        min_series_slices=settings.min_series_slices,
-    )
     root.mkdir(parents=True, exist_ok=True)
     result = convert_folder(
-        folder, root, args.split, settings.dicom_series_rules, caps, args.size, labels
+        folder, root, args.split, settings.series_rules(), settings.study_caps(), args.size, labels
     )
     print(result.describe())
     return 0 if result.converted else 1
