@@ -91,7 +91,8 @@ def _dedupe(
         kept_at.append(distance)
     if dropped:
         notes.append(
-            f"had {dropped} slices at positions already taken; the first of each "
+            f"had {dropped} slice{'s' if dropped != 1 else ''} at positions already taken; "
+            "the first of each "
             "(by InstanceNumber) was kept"
         )
     return kept, kept_at
