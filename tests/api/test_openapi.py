@@ -42,6 +42,8 @@ def test_the_stow_rs_body_is_documented(client: TestClient) -> None:
     assert [p["name"] for p in post["parameters"] if p["in"] == "query"] == ["task"]
     answer = resolve(post["responses"]["200"]["content"]["application/json"]["schema"], document)
     assert "input" in answer["properties"]
+    alias = document["paths"]["/v1/predictions/studies"]["post"]["requestBody"]["content"]
+    assert 'multipart/related; type="application/dicom"' in alias
 
 
 def test_the_answer_and_problems_are_documented(client: TestClient) -> None:

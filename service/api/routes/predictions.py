@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from service.api.deps import ApiKey, RuntimeDep, StateDep
 from service.api.problems import responses
@@ -98,3 +99,27 @@ async def create_prediction(
         package = runtime.package(task)
         outcome, study = await score(state, runtime, task, files, reservation)
     return answer(request, outcome, package, started, study)
+
+
+# A DICOMweb client (dicomweb-client, a router's STOW-RS destination) posts to <base>/studies.
+# The answer is the same prediction; its media type is not DICOM JSON's, so such a client
+# does not try to read it as a Store Instances Response (dicomweb-client returns an empty
+# dataset; read the body in a response callback, see docs/dicom.md).
+STOW_MEDIA_TYPE = "application/json; charset=utf-8"
+
+
+@router.post(
+    "/predictions/studies",
+    response_model=PredictionResponse,
+    openapi_extra={
+        "parameters": UPLOAD_SCHEMA["parameters"],
+        "requestBody": UPLOAD_SCHEMA["requestBody"],
+    },
+    responses=responses(401, 413, 415, 422, 503, 504),
+    summary="The same, at the path DICOMweb clients post STOW-RS to (<base>/studies)",
+)
+async def create_prediction_stow(
+    request: Request, state: StateDep, runtime: RuntimeDep
+) -> JSONResponse:
+    body = await create_prediction(request, state, runtime)
+    return JSONResponse(body.model_dump(mode="json"), media_type=STOW_MEDIA_TYPE)
