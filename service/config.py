@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from service.datasets.npy import VolumeLimits
@@ -35,12 +35,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MRNET_", extra="ignore")
 
     model_store: Path = Field(
-        Path("model_store"), description="model packages root: <task>/<version>/ folders"
+        Path("model_store"), description="model packages root: <name>/<version>/ folders"
     )
-    tasks: StringList = Field(["acl"], description="tasks to serve (comma separated or JSON list)")
+    tasks: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="tasks to serve (comma separated or JSON list); default: every task "
+        "the store's packages carry",
+    )
     pinned_versions: dict[str, str] = Field(
         default_factory=dict,
-        description='JSON object pinning a version per task, e.g. {"acl": "1"}',
+        description='pin a version per package (by name), e.g. {"acl": "1", "triage": "2"}',
+    )
+    task_packages: dict[str, str] = Field(
+        default_factory=dict,
+        description="the package (by name) that serves a task, where several carry it, "
+        'e.g. {"acl": "acl"}; default: the newest package (created_at)',
     )
     datasets: dict[str, Path] = Field(
         default_factory=lambda: {"demo": Path("data/demo")},
@@ -108,12 +117,13 @@ class Settings(BaseSettings):
 
     @field_validator("api_keys", "cors_origins", "tasks", mode="before")
     @classmethod
-    def _comma_separated(cls, value: object) -> object:
+    def _comma_separated(cls, value: object, info: ValidationInfo) -> object:
         if not isinstance(value, str):
             return value
         if value.lstrip().startswith("["):
             return json.loads(value)
-        return [part.strip() for part in value.split(",") if part.strip()]
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        return None if info.field_name == "tasks" and not parts else parts
 
     @field_validator("datasets")
     @classmethod
@@ -158,8 +168,9 @@ class Settings(BaseSettings):
 
         return RuntimeConfig(
             model_store=self.model_store,
-            tasks=tuple(self.tasks),
+            tasks=tuple(self.tasks) if self.tasks else None,
             pinned_versions=self.pinned_versions,
+            task_packages=self.task_packages,
             device=self.device,
             torch_threads=self.torch_threads,
             limits=self.volume_limits(),

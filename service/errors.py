@@ -42,14 +42,21 @@ class InvalidQueryError(MRNetError):
 
 
 class UnknownTaskError(MRNetError):
-    """A prediction asked for a task that no served package covers."""
+    """A prediction asked for a task that no served package covers.
 
-    def __init__(self, task: str, served: list[str]) -> None:
+    `field` names the request part that asked (`tasks`, or the one-task synonym `task`).
+    """
+
+    def __init__(self, tasks: Sequence[str], served: Sequence[str], field: str = "tasks") -> None:
+        named = ", ".join(repr(task) for task in tasks)
+        verb = "is" if len(tasks) == 1 else "are"
         super().__init__(
-            f"Task {task!r} is not served; the served tasks are {', '.join(served) or 'none'}."
+            f"Task{'s' if len(tasks) != 1 else ''} {named} {verb} not served; "
+            f"the served tasks are {', '.join(served) or 'none'}."
         )
-        self.task = task
-        self.served = served
+        self.tasks = list(tasks)
+        self.served = list(served)
+        self.field = field
 
 
 class QueueFullError(MRNetError):

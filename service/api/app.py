@@ -39,12 +39,13 @@ async def _load(state: ServiceState) -> None:
         state.runtime = runtime
         state.metrics.ready.set(1)
         for info in runtime.describe():
-            state.metrics.model_info.labels(
-                info["task"], info["version"], info["device"], info["precision"], info["sha256"]
-            ).set(1)
-        logger.info(
-            "ready: %s", ", ".join(f"{i['task']}/{i['version']}" for i in runtime.describe())
-        )
+            for task in info["serves"]:
+                state.metrics.model_info.labels(
+                    task, info["version"], info["device"], info["precision"], info["sha256"]
+                ).set(1)
+        versions = {name: p.manifest.version for name, p in runtime.packages.items()}
+        served = (f"{t} by {name}/{versions[name]}" for t, name in runtime.serving.items())
+        logger.info("ready: %s", ", ".join(served))
     finally:
         state.loading = False
 
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="MRNet triage service",
         version=service.__version__,
-        summary="Knee MRI ACL-tear triage scores with exact per-slice attention (MRNet).",
+        summary="Knee MRI triage (abnormal, ACL tear, meniscal tear) with exact per-slice "
+        "attention (MRNet).",
         lifespan=lifespan,
     )
     state = ServiceState(settings=settings, metrics=ServiceMetrics())

@@ -124,7 +124,7 @@ def from_domain(error: MRNetError) -> ProblemError:
         field = [FieldError(field=error.field, message=detail)]
         return ProblemError(422, "invalid-query", "Invalid query", detail, errors=field)
     if isinstance(error, UnknownTaskError):
-        field = [FieldError(field="task", message=detail)]
+        field = [FieldError(field=error.field, message=detail)]
         return ProblemError(422, "unknown-task", "Unknown task", detail, errors=field)
     if isinstance(error, QueueFullError):
         return ProblemError(503, "queue-full", "Queue full", detail, headers={"Retry-After": "1"})

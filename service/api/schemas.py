@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.datasets.catalog import CaseEntry, DatasetIndex, SplitIndex
 from service.dicom.study import Study
-from service.domain import Plane
+from service.domain import PRIMARY_TASK, Plane
 from service.inference.engine import ExamOutcome
-from service.inference.predictor import PlanePrediction
+from service.inference.predictor import ExamPrediction, PlanePrediction
 from service.store.loader import ModelPackage
+from service.store.selection import task_order
 
 RESPONSE_PLANES: tuple[Plane, ...] = ("sagittal", "coronal", "axial")
 
@@ -27,11 +30,33 @@ class PlaneResult(BaseModel):
     top_slices: list[int] = Field(description="slices by attention, highest first (up to 3)")
 
 
+class TaskPlaneResult(PlaneResult):
+    """One plane of one task, with the exact decomposition of its logit."""
+
+    contributions: list[float] = Field(
+        description="one value per slice, signed: what the slice adds to the logit "
+        "(bias + sum(contributions) == logit)",
+        examples=[[0.0, 0.31, 1.12, -0.05]],
+    )
+    bias: float = Field(description="the task head's bias for this plane", examples=[-0.2])
+
+
 class ModelIdentity(BaseModel):
-    task: str
-    version: str
-    architecture: str
+    name: str = Field(description="the package (folder in the model store)", examples=["triage"])
+    task: str = Field(description="the task this identity is about", examples=["acl"])
+    version: str = Field(examples=["1"])
+    architecture: str = Field(examples=["mrnet-alexnet"])
     sha256: str = Field(description="sha256 of the package manifest, which pins every file")
+
+
+class TaskResult(BaseModel):
+    """One task's answer: the fused probability, the decision, and each plane."""
+
+    probability: float = Field(description="fused probability of the finding", examples=[0.97])
+    positive: bool = Field(description="probability >= threshold")
+    threshold: float = Field(description="the task's operating threshold", examples=[0.4])
+    planes: dict[str, TaskPlaneResult] = Field(description="sagittal, coronal and axial")
+    model: ModelIdentity = Field(description="the package that scored this task")
 
 
 class Timing(BaseModel):
@@ -84,13 +109,81 @@ def study_input(study: Study) -> StudyInput:
     )
 
 
+def _example_plane(bias: float, contributions: list[float]) -> dict[str, Any]:
+    """A consistent plane of the example body: logit = bias + sum(contributions)."""
+    logit = round(bias + sum(contributions), 4)
+    positive = [max(c, 0.0) for c in contributions]
+    total = sum(positive)
+    attention = [round(v / total, 4) if total > 0 else 0.0 for v in positive]
+    order = sorted(range(len(attention)), key=lambda s: (-attention[s], s))
+    return {
+        "probability": round(1 / (1 + math.exp(-logit)), 4),
+        "logit": logit,
+        "num_slices": len(contributions),
+        "attention": attention,
+        "top_slices": [s for s in order[:3] if attention[s] > 0],
+        "contributions": contributions,
+        "bias": bias,
+    }
+
+
+def _example_task(task: str, probability: float, threshold: float) -> dict[str, Any]:
+    planes = {
+        "sagittal": _example_plane(-0.2, [0.0, 0.3, 1.2, 0.5, -0.1]),
+        "coronal": _example_plane(-0.1, [0.1, 0.6, -0.2, 0.0]),
+        "axial": _example_plane(0.1, [-0.3, 0.0, -0.3]),
+    }
+    model = {"name": "triage", "task": task, "version": "1", "architecture": "mrnet-alexnet",
+             "sha256": "5d2c" + "0" * 60}  # fmt: skip
+    return {"probability": probability, "positive": probability >= threshold,
+            "threshold": threshold, "planes": planes, "model": model}  # fmt: skip
+
+
+def _example_prediction() -> dict[str, Any]:
+    tasks = {
+        "abnormal": _example_task("abnormal", 0.97, 0.4),
+        "acl": _example_task("acl", 0.91, 0.5),
+        "meniscus": _example_task("meniscus", 0.12, 0.35),
+    }
+    acl = tasks["acl"]
+    planes = {
+        plane: {key: value for key, value in result.items() if key not in ("contributions", "bias")}
+        for plane, result in acl["planes"].items()
+    }
+    return {
+        "request_id": "3f1e2b7c9a0d4e51",
+        "task": "acl",
+        "probability": acl["probability"],
+        "positive": acl["positive"],
+        "threshold": acl["threshold"],
+        "planes": planes,
+        "tasks": tasks,
+        "model": acl["model"],
+        "timing_ms": {"queue": 0.4, "inference": 820.0, "total": 861.0},
+        "warnings": [],
+    }
+
+
 class PredictionResponse(BaseModel):
+    """The answer for one exam.
+
+    `tasks` holds every task scored. The top-level `task`, `probability`,
+    `positive`, `threshold`, `planes` and `model` repeat the primary answer for
+    clients that read one task: ACL when it was scored, otherwise the first
+    scored task in the order abnormal, acl, meniscus (`task` says which).
+    """
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_example_prediction()]})
+
     request_id: str
-    task: str = Field(examples=["acl"])
-    probability: float = Field(description="fused probability of a tear", examples=[0.91])
+    task: str = Field(description="the task of the top-level answer", examples=["acl"])
+    probability: float = Field(description="fused probability of that task", examples=[0.91])
     positive: bool = Field(description="probability >= threshold")
     threshold: float = Field(examples=[0.5])
     planes: dict[str, PlaneResult]
+    tasks: dict[str, TaskResult] = Field(
+        description="every task scored, by name (abnormal, acl, meniscus where served)"
+    )
     model: ModelIdentity
     timing_ms: Timing
     warnings: list[str] = Field(description="what was done to the input, e.g. resizing")
@@ -99,22 +192,49 @@ class PredictionResponse(BaseModel):
     )
 
 
+class TaskInfo(BaseModel):
+    task: str = Field(examples=["acl"])
+    threshold: dict[str, Any]
+    metrics: dict[str, Any]
+
+
 class ModelInfo(BaseModel):
-    task: str
+    name: str = Field(description="the package (folder in the model store)", examples=["triage"])
+    task: str = Field(description="the package's first served task (one-task clients)")
     version: str
     architecture: str
     sha256: str
     device: str
     precision: str
     convolutions: str = Field(description="'direct', or 'winograd-f4x4' for the CPU's 3x3 layers")
-    threshold: dict[str, Any]
-    metrics: dict[str, Any]
+    threshold: dict[str, Any] = Field(description="the threshold of `task`")
+    metrics: dict[str, Any] = Field(description="the metrics of `task`")
+    tasks: list[TaskInfo] = Field(description="every task the package carries")
+    serves: list[str] = Field(
+        description="the tasks this service answers with this package (a newer or pinned "
+        "package may serve the others it carries)",
+        examples=[["abnormal", "acl", "meniscus"]],
+    )
     intended_use: str
     input: dict[str, Any]
 
 
 class ModelList(BaseModel):
     models: list[ModelInfo]
+    tasks: dict[str, str] = Field(
+        description="each served task and the package that serves it",
+        examples=[{"abnormal": "triage", "acl": "triage", "meniscus": "triage"}],
+    )
+
+
+def _model_info(info: dict[str, Any]) -> ModelInfo:
+    """The package's summary; `task`, `threshold` and `metrics` are its first served task's."""
+    first = next(head for head in info["tasks"] if head["task"] == info["serves"][0])
+    return ModelInfo(**{**info, **first})
+
+
+def model_list(descriptions: list[dict[str, Any]], serving: Mapping[str, str]) -> ModelList:
+    return ModelList(models=[_model_info(info) for info in descriptions], tasks=dict(serving))
 
 
 class Health(BaseModel):
@@ -133,34 +253,64 @@ def _plane(prediction: PlanePrediction) -> PlaneResult:
     )
 
 
+def _task_plane(prediction: PlanePrediction) -> TaskPlaneResult:
+    result = prediction.attribution
+    return TaskPlaneResult(
+        **_plane(prediction).model_dump(), contributions=result.contributions, bias=result.bias
+    )
+
+
+def _identity(task: str, package: ModelPackage) -> ModelIdentity:
+    manifest = package.manifest
+    return ModelIdentity(
+        name=manifest.name,
+        task=task,
+        version=manifest.version,
+        architecture=manifest.architecture,
+        sha256=package.digest,
+    )
+
+
+def _task_result(prediction: ExamPrediction, package: ModelPackage) -> TaskResult:
+    return TaskResult(
+        probability=prediction.probability,
+        positive=prediction.positive,
+        threshold=prediction.threshold,
+        planes={plane: _task_plane(prediction.planes[plane]) for plane in RESPONSE_PLANES},
+        model=_identity(prediction.task, package),
+    )
+
+
+def primary_task(tasks: Sequence[str]) -> str:
+    """The task of the top-level answer: acl when scored, else the first in task order."""
+    return PRIMARY_TASK if PRIMARY_TASK in tasks else task_order(tasks)[0]
+
+
 def prediction_response(
     outcome: ExamOutcome,
-    package: ModelPackage,
+    packages: Mapping[str, ModelPackage],
     request_id: str,
     total_ms: float,
     study: Study | None = None,
 ) -> PredictionResponse:
-    exam = outcome.prediction
-    manifest = package.manifest
+    """The body for an outcome; `packages` gives the package of each scored task."""
+    scored = task_order(list(outcome.predictions))
+    primary = outcome.predictions[primary_task(scored)]
     return PredictionResponse(
         request_id=request_id,
-        task=manifest.tasks[0].task,
-        probability=exam.probability,
-        positive=exam.positive,
-        threshold=exam.threshold,
-        planes={plane: _plane(exam.planes[plane]) for plane in RESPONSE_PLANES},
-        model=ModelIdentity(
-            task=manifest.tasks[0].task,
-            version=manifest.version,
-            architecture=manifest.architecture,
-            sha256=package.digest,
-        ),
+        task=primary.task,
+        probability=primary.probability,
+        positive=primary.positive,
+        threshold=primary.threshold,
+        planes={plane: _plane(primary.planes[plane]) for plane in RESPONSE_PLANES},
+        tasks={task: _task_result(outcome.predictions[task], packages[task]) for task in scored},
+        model=_identity(primary.task, packages[primary.task]),
         timing_ms=Timing(
             queue=round(outcome.queue_ms, 2),
             inference=round(outcome.inference_ms, 2),
             total=round(total_ms, 2),
         ),
-        warnings=exam.warnings,
+        warnings=outcome.warnings,
         input=None if study is None else study_input(study),
     )
 

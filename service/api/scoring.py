@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping, Sequence
 
 from fastapi import Request
 
@@ -28,19 +28,23 @@ async def queued(state: ServiceState, work: Awaitable[ExamOutcome]) -> ExamOutco
 
 
 async def score(
-    state: ServiceState, runtime: Runtime, task: str, files: ExamFiles, reservation: Reservation
+    state: ServiceState,
+    runtime: Runtime,
+    tasks: Sequence[str],
+    files: ExamFiles,
+    reservation: Reservation,
 ) -> tuple[ExamOutcome, Study | None]:
-    """Score three volume files, or a study (then also say which series it used)."""
+    """Score three volume files, or a study (then also say which series it used), for `tasks`."""
     if isinstance(files, list):
-        job, study = await runtime.prepare_study(task, files)
-        return await queued(state, runtime.submit(job, reservation)), study
-    return await queued(state, runtime.predict(task, files, reservation)), None
+        jobs, study = await runtime.prepare_study(tasks, files)
+        return await queued(state, runtime.submit(jobs, reservation)), study
+    return await queued(state, runtime.predict(tasks, files, reservation)), None
 
 
 def answer(
     request: Request,
     outcome: ExamOutcome,
-    package: ModelPackage,
+    packages: Mapping[str, ModelPackage],
     started: float,
     study: Study | None = None,
 ) -> PredictionResponse:
@@ -51,4 +55,4 @@ def answer(
         "inference": round(outcome.inference_ms, 2),
     }
     request_id = request.scope["state"]["request_id"]
-    return prediction_response(outcome, package, request_id, total_ms, study)
+    return prediction_response(outcome, packages, request_id, total_ms, study)

@@ -15,7 +15,7 @@ from service.inference.runtime import Runtime
 from service.memo import AsyncMemo
 
 STORED_PREDICTIONS = 512  # cached predictions of stored cases (a few KiB each)
-StoredKey = tuple[str, str, str, str, str]  # data set, split, case, task, model sha256
+StoredKey = tuple[str, ...]  # data set, split, case, then task:sha256 per task
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Read the exam upload: three volume file fields (.npy or NIfTI), or a DICOM study.
 
 A study comes as a STOW-RS multipart/related body or as a form's `study` zip or
-`dicom` files (see `service.api.studies`); either way with an optional task.
+`dicom` files (see `service.api.studies`); either way with the optional `tasks`
+(or its one-task synonym `task`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from starlette.requests import Request
 
 from service.api.problems import FieldError, ProblemError
 from service.api.studies import form_parts, has_study, is_stow, read_stow
+from service.api.tasks import TASK_FIELD, TASKS_FIELD, TaskRequest, task_request
 from service.dicom.caps import Part
 from service.domain import PLANES, Plane
 
 ExamFiles = dict[Plane, bytes] | list[Part]  # three volume files, or a study's parts
 
-TASK_FIELD = "task"
-DEFAULT_TASK = "acl"
 BYTES_PER_SLICE = 256 * 256  # one slice as MRNet stores them: 256x256 uint8
 
 
@@ -43,9 +43,9 @@ def _check_fields(form: FormData) -> list[FieldError]:
         FieldError(
             field=name,
             message=f"The field {name!r} is not expected; send "
-            f"{', '.join(PLANES)} and optionally {TASK_FIELD}.",
+            f"{', '.join(PLANES)} and optionally {TASKS_FIELD}.",
         )
-        for name in sorted(set(form.keys()) - {*PLANES, TASK_FIELD})
+        for name in sorted(set(form.keys()) - {*PLANES, TASKS_FIELD, TASK_FIELD})
     ]
     for plane in PLANES:
         values = form.getlist(plane)
@@ -55,24 +55,30 @@ def _check_fields(form: FormData) -> list[FieldError]:
             errors.append(FieldError(field=plane, message=f"The {plane} volume was sent twice."))
         elif not isinstance(values[0], UploadFile):
             errors.append(FieldError(field=plane, message=f"The {plane} field must be a file."))
-    tasks = form.getlist(TASK_FIELD)
-    if len(tasks) > 1 or (tasks and not isinstance(tasks[0], str)):
-        errors.append(FieldError(field=TASK_FIELD, message="The task must be one text field."))
+    for name in (TASKS_FIELD, TASK_FIELD):
+        values = form.getlist(name)
+        if len(values) > 1 or (values and not isinstance(values[0], str)):
+            errors.append(FieldError(field=name, message=f"The {name} must be one text field."))
     return errors
 
 
-def _task(form: FormData) -> str:
-    task = form.get(TASK_FIELD, DEFAULT_TASK)
-    return (task if isinstance(task, str) else DEFAULT_TASK).strip()
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
 
 
-async def read_exam_form(request: Request, max_instances: int) -> tuple[str, ExamFiles]:
-    """The task and the raw bytes of each plane or study part; problems name every bad field."""
+def _asked(form: FormData) -> TaskRequest:
+    return task_request(_text(form, TASKS_FIELD), _text(form, TASK_FIELD))
+
+
+async def read_exam_form(request: Request, max_instances: int) -> tuple[TaskRequest, ExamFiles]:
+    """The tasks asked for and the raw bytes of each plane or study part; problems name every
+    bad field."""
     content_type = request.headers.get("content-type", "")
     if is_stow(content_type):
-        return request.query_params.get(TASK_FIELD, DEFAULT_TASK), await read_stow(
-            request, max_instances
-        )
+        query = request.query_params
+        asked = task_request(query.get(TASKS_FIELD), query.get(TASK_FIELD))
+        return asked, await read_stow(request, max_instances)
     if not content_type.lower().startswith("multipart/form-data"):
         raise ProblemError(
             415,
@@ -84,7 +90,7 @@ async def read_exam_form(request: Request, max_instances: int) -> tuple[str, Exa
     form = await request.form(max_files=max_instances, max_fields=8, max_part_size=1024)
     try:
         if has_study(form):
-            return _task(form), await form_parts(form, {TASK_FIELD})
+            return _asked(form), await form_parts(form, {TASKS_FIELD, TASK_FIELD})
         errors = _check_fields(form)
         if errors:
             raise _invalid(errors)
@@ -93,6 +99,6 @@ async def read_exam_form(request: Request, max_instances: int) -> tuple[str, Exa
             upload = form[plane]
             assert isinstance(upload, UploadFile)
             files[plane] = await upload.read()
-        return _task(form), files
+        return _asked(form), files
     finally:
         await form.close()

@@ -140,7 +140,7 @@ def _submit_loop(
             index = next(counter) % len(exams.exams)
             exam = exams.exams[index]
             begun = time.perf_counter()
-            prediction = engine.submit(_job(task, spec, exam)).result().prediction
+            prediction = engine.submit(_job(task, spec, exam)).result().predictions[task]
             elapsed = time.perf_counter() - begun
             logits = {p: prediction.planes[p].logit for p in PLANES}
             with lock:

@@ -42,8 +42,10 @@ class CamStack:
     peak: float  # the largest value over the whole volume, 0 when none is positive
 
 
-def compute_cams(network: MRNetPlane, spec: InputSpec, volume: npt.NDArray[np.generic]) -> CamStack:
-    """Run the plane's network over the prepared volume and map every slice.
+def compute_cams(
+    network: MRNetPlane, spec: InputSpec, volume: npt.NDArray[np.generic], row: int = 0
+) -> CamStack:
+    """Run the plane's network over the prepared volume and map every slice for head `row`.
 
     Float32 on every device (the engine autocasts on CUDA): a picture needs no
     speed-up, and float32 keeps the maps' means equal to the slice contributions.
@@ -52,7 +54,7 @@ def compute_cams(network: MRNetPlane, spec: InputSpec, volume: npt.NDArray[np.ge
     device = next(network.parameters()).device
     with torch.inference_mode():
         maps = network.feature_maps_gray(slices.to(device)).float().cpu()  # (S, 256, h, w)
-        weight = network.classifier.weight.detach().float().cpu().reshape(-1)  # (256,)
+        weight = network.classifier.weight.detach().float().cpu()[row]  # (256,)
         _, argmax = slice_contributions(maps.mean(dim=(2, 3)), weight)  # (256,)
         size = (int(maps.shape[2]), int(maps.shape[3]))
         cams = torch.stack(

@@ -62,25 +62,27 @@ class SliceRenderer:
     async def slice_png(self, ref: PlaneRef, index: int, window: Window | None) -> bytes:
         return await asyncio.to_thread(self._slice_png, ref, index, window)
 
-    async def cam_tag(self, ref: PlaneRef, index: int, package: ModelPackage) -> str:
+    async def cam_tag(self, ref: PlaneRef, index: int, package: ModelPackage, task: str) -> str:
         stamp = await asyncio.to_thread(file_stamp, ref)
-        return entity_tag("cam", *_where(ref), str(index), package.digest, stamp)
+        return entity_tag("cam", *_where(ref), str(index), task, package.digest, stamp)
 
-    async def cam_png(self, ref: PlaneRef, index: int, package: ModelPackage) -> bytes:
+    async def cam_png(self, ref: PlaneRef, index: int, package: ModelPackage, task: str) -> bytes:
+        """The slice with `task`'s class activation map; `package` must carry the task."""
         stamp = await asyncio.to_thread(file_stamp, ref)
-        key = (*_where(ref), package.manifest.name, package.digest, stamp)
-        stack, _ = await self.cams.get(key, partial(self._cams, ref, package))
+        key = (*_where(ref), package.manifest.name, task, package.digest, stamp)
+        stack, _ = await self.cams.get(key, partial(self._cams, ref, package, task))
         return await asyncio.to_thread(self._cam_png, ref, index, stack, package)
 
-    async def _cams(self, ref: PlaneRef, package: ModelPackage) -> CamStack:
+    async def _cams(self, ref: PlaneRef, package: ModelPackage, task: str) -> CamStack:
         async with self._gate:
             self.cam_runs += 1
-            return await asyncio.to_thread(self._compute, ref, package)
+            return await asyncio.to_thread(self._compute, ref, package, task)
 
-    def _compute(self, ref: PlaneRef, package: ModelPackage) -> CamStack:
+    def _compute(self, ref: PlaneRef, package: ModelPackage, task: str) -> CamStack:
         volume = self._volume(ref)
+        planes, row = package.locate(task)
         try:
-            return compute_cams(package.planes[ref.plane], package.manifest.input, volume)
+            return compute_cams(planes[ref.plane], package.manifest.input, volume, row)
         except ValueError as error:
             raise InvalidVolumeError(ref.plane, f"of case {ref.case_id} {error}.") from error
 

@@ -1,5 +1,9 @@
 """One packed batch: the slices of several exams through each plane's backbone once.
 
+Every task an exam asks for that lives on a backbone is attributed from the
+same features: the backbone runs once per plane for all of them, and each task
+head splits its own logit (`attribute_heads`).
+
 On CUDA the forward runs under float16 autocast, channels-last. On the CPU it
 runs in float32 on `CpuPlane` copies of the networks (Winograd 3x3 layers,
 unless turned off), and the packed stack goes through the backbone in chunks of
@@ -19,7 +23,7 @@ from torch import Tensor
 from service.domain import PLANES, Plane
 from service.inference.cpu_plane import CpuPlane
 from service.inference.predictor import ExamPrediction, PlanePrediction, fuse
-from service.model.attribution import attribute
+from service.model.attribution import attribute_heads
 from service.model.fusion import sigmoid
 from service.model.network import MRNetPlane
 from service.store.loader import LoadedBackbone, ModelPackage
@@ -70,32 +74,65 @@ def plane_features(network: MRNetPlane, stack: Tensor, device: torch.device) -> 
 
 
 def _plane_predictions(
-    network: MRNetPlane, stacks: list[Tensor], device: torch.device
-) -> list[PlanePrediction]:
+    network: MRNetPlane, stacks: list[Tensor], rows: list[list[int]], device: torch.device
+) -> list[list[PlanePrediction]]:
+    """Features once over the packed stacks, then each volume's heads `rows[v]`."""
     lengths = [int(stack.shape[0]) for stack in stacks]
     features = plane_features(network, torch.cat(stacks), device)  # (sum(lengths), 256)
-    weight = network.classifier.weight.detach().float().cpu()
-    bias = network.classifier.bias.detach().float().cpu()
+    weight = network.classifier.weight.detach().float().cpu()  # (T, 256)
+    bias = network.classifier.bias.detach().float().cpu()  # (T,)
     predictions = []
-    for part, length in zip(torch.split(features, lengths), lengths, strict=True):
-        result = attribute(part, weight, bias)
-        predictions.append(PlanePrediction(result.logit, sigmoid(result.logit), length, result))
+    for part, length, heads in zip(torch.split(features, lengths), lengths, rows, strict=True):
+        results = attribute_heads(part, weight[heads], bias[heads])  # part: (length, 256)
+        predictions.append([PlanePrediction(r.logit, sigmoid(r.logit), length, r) for r in results])
     return predictions
 
 
-def run_batch(
-    package: ModelPackage, exams: list[dict[Plane, Tensor]]
-) -> tuple[list[ExamPrediction], BatchStats]:
-    """Score several prepared exams of one package together."""
-    per_plane = {
-        plane: _plane_predictions(
-            package.planes[plane], [exam[plane] for exam in exams], package.device
-        )
-        for plane in PLANES
-    }
-    predictions = [
-        fuse(package, {plane: per_plane[plane][index] for plane in PLANES}, [])
-        for index in range(len(exams))
+@dataclass(frozen=True)
+class BatchExam:
+    """One exam of a batch: its prepared planes (S, 1, h, w) and the tasks it asks for."""
+
+    planes: dict[Plane, Tensor]
+    tasks: tuple[str, ...]
+
+
+def _run_backbone(
+    package: ModelPackage,
+    backbone: LoadedBackbone,
+    exams: list[BatchExam],
+    results: list[dict[str, ExamPrediction]],
+    slices: dict[Plane, int],
+) -> None:
+    """Each plane's network once over the exams that ask for one of the backbone's tasks."""
+    members = [
+        (index, [task for task in exam.tasks if task in backbone.tasks])
+        for index, exam in enumerate(exams)
     ]
-    slices = {plane: sum(int(exam[plane].shape[0]) for exam in exams) for plane in PLANES}
-    return predictions, BatchStats(len(exams), slices)
+    members = [(index, tasks) for index, tasks in members if tasks]
+    if not members:
+        return
+    rows = [[backbone.tasks.index(task) for task in tasks] for _, tasks in members]
+    per_plane: dict[Plane, list[list[PlanePrediction]]] = {}
+    for plane in PLANES:
+        stacks = [exams[index].planes[plane] for index, _ in members]
+        per_plane[plane] = _plane_predictions(backbone.planes[plane], stacks, rows, package.device)
+        slices[plane] += sum(int(stack.shape[0]) for stack in stacks)
+    for member, (index, tasks) in enumerate(members):
+        for head, task in enumerate(tasks):
+            planes = {plane: per_plane[plane][member][head] for plane in PLANES}
+            results[index][task] = fuse(package, task, planes, [])
+
+
+def run_batch(
+    package: ModelPackage, exams: list[BatchExam]
+) -> tuple[list[dict[str, ExamPrediction]], BatchStats]:
+    """Score several prepared exams of one package together: per exam, each task it asks for."""
+    results: list[dict[str, ExamPrediction]] = [{} for _ in exams]
+    slices = dict.fromkeys(PLANES, 0)
+    for backbone in package.backbones:
+        _run_backbone(package, backbone, exams, results, slices)
+    ordered = [
+        {task: result[task] for task in exam.tasks}
+        for exam, result in zip(exams, results, strict=True)
+    ]
+    return ordered, BatchStats(len(exams), slices)

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from service.domain import PLANES, Plane
 from service.errors import DeadlineExceededError, QueueFullError
-from service.inference.batch import BatchStats, run_batch
+from service.inference.batch import BatchExam, BatchStats, run_batch
 from service.inference.config import EngineConfig
 from service.inference.predictor import ExamPrediction
 from service.store.loader import ModelPackage
@@ -38,12 +38,16 @@ BatchObserver = Callable[[BatchStats, float], None]  # stats, seconds of compute
 
 @dataclass
 class ExamJob:
-    """One exam waiting for the worker: prepared planes (S, 1, h, w) and its deadline."""
+    """One exam waiting for the worker: prepared planes (S, 1, h, w) and its deadline.
 
-    task: str
+    It is scored by one package (by name), for `tasks` (empty: every task of the package).
+    """
+
+    package: str
     planes: dict[Plane, Tensor]
     warnings: list[str]
     deadline: float  # time.monotonic()
+    tasks: tuple[str, ...] = ()
     enqueued: float = field(default_factory=time.monotonic)
     future: Future[ExamOutcome] = field(default_factory=Future)
 
@@ -57,14 +61,29 @@ class ExamJob:
 
 @dataclass(frozen=True)
 class ExamOutcome:
-    prediction: ExamPrediction
+    """Every asked task's answer for one exam, and what it waited and cost."""
+
+    predictions: dict[str, ExamPrediction]
+    warnings: list[str]
     queue_ms: float
     inference_ms: float
     batch_exams: int
 
+    @staticmethod
+    def merge(outcomes: list[ExamOutcome]) -> ExamOutcome:
+        """One exam's outcomes from several packages: the longest wait, the summed compute."""
+        warnings = list(dict.fromkeys(w for outcome in outcomes for w in outcome.warnings))
+        return ExamOutcome(
+            {task: p for outcome in outcomes for task, p in outcome.predictions.items()},
+            warnings,
+            max(outcome.queue_ms for outcome in outcomes),
+            sum(outcome.inference_ms for outcome in outcomes),
+            max(outcome.batch_exams for outcome in outcomes),
+        )
+
 
 class Engine:
-    """Owns the served packages on one device and the worker thread that runs them."""
+    """Owns the served packages (by name) on one device and the worker thread that runs them."""
 
     def __init__(
         self,
@@ -134,30 +153,45 @@ class Engine:
 
         The exam's reservation, if it has one, is given back as the exam takes its place.
         """
+        return self.submit_all([job], reservation)[0]
+
+    def submit_all(
+        self, jobs: list[ExamJob], reservation: Reservation | None = None
+    ) -> list[Future[ExamOutcome]]:
+        """Queue the jobs of one exam (one per package) together, or none of them."""
+        slices = sum(job.slices for job in jobs)
         with self._cond:
             if reservation is not None:
                 reservation.release_locked()
             if self._stopping:
                 raise QueueFullError(_SHUTTING_DOWN)
             room = self.config.max_queue_slices - self._reserved_slices
-            if self._queued_slices + job.slices > room:
+            if self._queued_slices + slices > room:
                 raise self._full()
-            self._queue.append(job)
-            self._queued_slices += job.slices
+            self._queue.extend(jobs)
+            self._queued_slices += slices
             self._cond.notify()
-        return job.future
+        return [job.future for job in jobs]
 
     async def predict(self, job: ExamJob, reservation: Reservation | None = None) -> ExamOutcome:
         """Submit and wait until the result or the job's deadline, whichever is first."""
-        future = asyncio.wrap_future(self.submit(job, reservation))
-        remaining = job.deadline - time.monotonic()
+        return await self.predict_all([job], reservation)
+
+    async def predict_all(
+        self, jobs: list[ExamJob], reservation: Reservation | None = None
+    ) -> ExamOutcome:
+        """Submit one exam's jobs and wait for all of them (or the deadline): one outcome."""
+        futures = [asyncio.wrap_future(f) for f in self.submit_all(jobs, reservation)]
+        remaining = min(job.deadline for job in jobs) - time.monotonic()
         try:
-            return await asyncio.wait_for(future, timeout=max(remaining, 0.0))
+            outcomes = await asyncio.wait_for(asyncio.gather(*futures), max(remaining, 0.0))
         except TimeoutError:
-            job.future.cancel()  # dropped if the worker has not started it
+            for job in jobs:
+                job.future.cancel()  # dropped if the worker has not started it
             raise DeadlineExceededError(
                 "The prediction did not finish before its deadline."
             ) from None
+        return outcomes[0] if len(outcomes) == 1 else ExamOutcome.merge(list(outcomes))
 
     def _fits(self, batch: list[ExamJob], job: ExamJob) -> bool:
         budget = self.config.max_batch_slices
@@ -207,13 +241,15 @@ class Engine:
         return job.future.set_running_or_notify_cancel()
 
     def _execute(self, batch: list[ExamJob]) -> None:
-        by_task: dict[str, list[ExamJob]] = {}
+        by_package: dict[str, list[ExamJob]] = {}
         for job in batch:
-            by_task.setdefault(job.task, []).append(job)
-        for task, jobs in by_task.items():
+            by_package.setdefault(job.package, []).append(job)
+        for name, jobs in by_package.items():
             started = time.monotonic()
             try:
-                predictions, stats = run_batch(self.packages[task], [j.planes for j in jobs])
+                package = self.packages[name]
+                exams = [BatchExam(j.planes, j.tasks or package.manifest.task_names) for j in jobs]
+                predictions, stats = run_batch(package, exams)
             except Exception as error:  # a failed batch fails its requests, not the worker
                 for job in jobs:
                     job.future.set_exception(error)
@@ -223,17 +259,19 @@ class Engine:
     def _finish(
         self,
         jobs: list[ExamJob],
-        predictions: list[ExamPrediction],
+        predictions: list[dict[str, ExamPrediction]],
         started: float,
         stats: BatchStats,
     ) -> None:
         inference_ms = (time.monotonic() - started) * 1000
         if self._on_batch is not None:
             self._on_batch(stats, inference_ms / 1000)
-        for job, prediction in zip(jobs, predictions, strict=True):
-            prediction.warnings[:0] = job.warnings
+        for job, answers in zip(jobs, predictions, strict=True):
+            for prediction in answers.values():
+                prediction.warnings[:0] = job.warnings
             queue_ms = (started - job.enqueued) * 1000
-            job.future.set_result(ExamOutcome(prediction, queue_ms, inference_ms, len(jobs)))
+            outcome = ExamOutcome(answers, list(job.warnings), queue_ms, inference_ms, len(jobs))
+            job.future.set_result(outcome)
 
 
 def _lower_priority(increment: int) -> None:
@@ -279,8 +317,8 @@ class Reservation:
 
 def warm_up(engine: Engine) -> None:
     """Run one small exam per package so the first request does not pay for set-up."""
-    for task, package in engine.packages.items():
+    for name, package in engine.packages.items():
         size = package.manifest.input.network_size
         planes: dict[Plane, Tensor] = {p: torch.zeros(3, 1, size, size) for p in PLANES}
-        job = ExamJob(task, planes, [], deadline=time.monotonic() + 600)
+        job = ExamJob(name, planes, [], deadline=time.monotonic() + 600)
         engine.submit(job).result(timeout=600)

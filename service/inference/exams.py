@@ -56,33 +56,44 @@ def load_plane(plane: Plane, path: Path, spec: InputSpec, limits: VolumeLimits) 
     return _prepare(plane, lambda: load_volume(path, limits), spec)
 
 
-def _exam(task: str, prepare: Callable[[Plane], PreparedPlane], timeout_s: float) -> ExamJob:
+def _exam(
+    package: str,
+    tasks: tuple[str, ...],
+    prepare: Callable[[Plane], PreparedPlane],
+    timeout_s: float,
+) -> ExamJob:
     deadline = time.monotonic() + timeout_s
     planes: dict[Plane, Tensor] = {}
     warnings: list[str] = []
     for plane in PLANES:
         planes[plane], notes = prepare(plane)
         warnings.extend(notes)
-    return ExamJob(task, planes, warnings, deadline=deadline)
+    return ExamJob(package, planes, warnings, deadline=deadline, tasks=tasks)
 
 
 def prepare_exam(
-    task: str,
+    package: str,
+    tasks: tuple[str, ...],
     files: Mapping[Plane, bytes],
     spec: InputSpec,
     limits: VolumeLimits,
     timeout_s: float,
 ) -> ExamJob:
-    """A job for the engine from uploaded bytes; its deadline counts from now. Off the loop."""
-    return _exam(task, lambda plane: prepare_plane(plane, files[plane], spec, limits), timeout_s)
+    """A job for `package`'s `tasks` from uploaded bytes, due `timeout_s` from now. Off the loop."""
+    return _exam(
+        package, tasks, lambda plane: prepare_plane(plane, files[plane], spec, limits), timeout_s
+    )
 
 
 def load_exam(
-    task: str,
+    package: str,
+    tasks: tuple[str, ...],
     paths: Mapping[Plane, Path],
     spec: InputSpec,
     limits: VolumeLimits,
     timeout_s: float,
 ) -> ExamJob:
-    """A job for the engine from stored files; its deadline counts from now. Off the loop."""
-    return _exam(task, lambda plane: load_plane(plane, paths[plane], spec, limits), timeout_s)
+    """A job for `package`'s `tasks` from stored files, due `timeout_s` from now. Off the loop."""
+    return _exam(
+        package, tasks, lambda plane: load_plane(plane, paths[plane], spec, limits), timeout_s
+    )

@@ -25,14 +25,15 @@ class StudyConfig:
 
 
 def prepare_study(
-    task: str,
+    package: str,
+    tasks: tuple[str, ...],
     parts: Sequence[Part],
     spec: InputSpec,
     limits: VolumeLimits,
     config: StudyConfig,
     timeout_s: float,
 ) -> tuple[ExamJob, Study]:
-    """A job for the engine from a study's parts, and what was used; off the loop."""
+    """A job for `package`'s `tasks` from a study's parts, and what was used; off the loop."""
     deadline = time.monotonic() + timeout_s
     study = read_study(parts, config.rules, config.caps, spec.size)
     planes: dict[Plane, Tensor] = {}
@@ -46,4 +47,4 @@ def prepare_study(
         prepared = prepare_volume(volume, spec)
         planes[plane] = prepared.slices
         warnings.extend(f"The {plane} volume {note}." for note in prepared.warnings)
-    return ExamJob(task, planes, warnings, deadline=deadline), study
+    return ExamJob(package, planes, warnings, deadline=deadline, tasks=tasks), study

@@ -63,17 +63,35 @@ def top_slices(attention: Tensor, k: int = TOP_SLICES) -> list[int]:
 
 def attribute(embeddings: Tensor, weight: Tensor, bias: Tensor) -> SliceAttribution:
     """The full attribution of one volume from its per-slice features (S, 256)."""
-    embeddings = embeddings.double()
-    weight64, bias64 = weight.reshape(-1).double(), bias.reshape(()).double()
-    contributions, _ = slice_contributions(embeddings, weight64)  # (S,)
-    attention = attention_from(contributions)
-    return SliceAttribution(
-        logit=float(bias64 + contributions.sum()),
-        bias=float(bias64),
-        contributions=contributions.tolist(),
-        attention=attention.tolist(),
-        top_slices=top_slices(attention),
+    return attribute_heads(embeddings, weight.reshape(1, -1), bias.reshape(1))[0]
+
+
+def attribute_heads(embeddings: Tensor, weights: Tensor, biases: Tensor) -> list[SliceAttribution]:
+    """One attribution per head from the same per-slice features (S, 256).
+
+    `weights` (K, 256) and `biases` (K,) are K rows of a plane's classifier:
+    the max over slices is taken once, and each head splits its own logit.
+    """
+    values, argmax = embeddings.double().max(dim=0)  # (256,), (256,)
+    weights64, biases64 = weights.double(), biases.reshape(-1).double()  # (K, 256), (K,)
+    parts = weights64 * values  # (K, 256)
+    contributions = torch.zeros(
+        (parts.shape[0], embeddings.shape[0]), dtype=parts.dtype, device=parts.device
     )
+    contributions.scatter_add_(1, argmax.expand_as(parts), parts)  # (K, S)
+    results = []
+    for row, bias in zip(contributions, biases64, strict=True):  # (S,), ()
+        attention = attention_from(row)
+        results.append(
+            SliceAttribution(
+                logit=float(bias + row.sum()),
+                bias=float(bias),
+                contributions=row.tolist(),
+                attention=attention.tolist(),
+                top_slices=top_slices(attention),
+            )
+        )
+    return results
 
 
 def class_activation_map(

@@ -418,7 +418,7 @@ def test_stored_predictions_are_cached(browse: TestClient) -> None:
     assert second.json()["timing_ms"]["queue"] == second.json()["timing_ms"]["inference"] == 0
     state = _state(browse)
     digest = first.json()["model"]["sha256"]
-    assert ("tiny", "valid", "0004", "acl", digest) in state.stored_predictions
+    assert ("tiny", "valid", "0004", f"acl:{digest}") in state.stored_predictions
     assert browse.get(f"{BASE}/valid/cases/0003/prediction").status_code == 200
     assert batches() == counted + 1  # another case is queued
 

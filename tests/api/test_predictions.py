@@ -47,6 +47,7 @@ def test_prediction_body_follows_the_contract(
         assert_valid_plane(body["planes"][plane], slices=volume.shape[0])
     manifest = store / "acl" / "1" / "manifest.json"
     assert body["model"] == {
+        "name": "acl",
         "task": "acl",
         "version": "1",
         "architecture": package.manifest.architecture,

@@ -59,9 +59,11 @@ def test_packed_batches_equal_unbatched_predictions(package: ModelPackage) -> No
     for volumes, outcome in zip(exams, outcomes, strict=True):
         reference = predict_exam(package, volumes)
         assert outcome.batch_exams == 4
-        assert outcome.prediction.probability == pytest.approx(reference.probability, abs=1e-4)
+        assert outcome.predictions["acl"].probability == pytest.approx(
+            reference.probability, abs=1e-4
+        )
         for plane in PLANES:
-            got, want = outcome.prediction.planes[plane], reference.planes[plane]
+            got, want = outcome.predictions["acl"].planes[plane], reference.planes[plane]
             assert got.num_slices == want.num_slices
             assert got.logit == pytest.approx(want.logit, abs=1e-4)
             np.testing.assert_allclose(
@@ -149,7 +151,7 @@ def test_a_failing_batch_fails_its_requests_and_the_worker_goes_on(
     with pytest.raises(RuntimeError):
         engine.submit(broken).result(timeout=30)
     outcome = engine.submit(job_for(package, exam_volumes(1, (3, 3, 3)))).result(timeout=30)
-    assert 0.0 <= outcome.prediction.probability <= 1.0
+    assert 0.0 <= outcome.predictions["acl"].probability <= 1.0
     engine.stop()
 
 
@@ -159,7 +161,7 @@ def test_stop_finishes_queued_work(package: ModelPackage) -> None:
     engine.start()
     engine.stop(timeout_s=60)
     assert all(f.done() for f in futures)  # stop returned only once the queue was done
-    assert all(f.result().prediction for f in futures)
+    assert all(f.result().predictions["acl"] for f in futures)
     with pytest.raises(QueueFullError, match="shutting down"):
         engine.submit(job_for(package, exam_volumes(9, (3, 3, 3))))
 

@@ -36,13 +36,23 @@ from service.api.schemas import (
     dataset_info,
 )
 from service.api.scoring import answer, queued
-from service.api.uploads import DEFAULT_TASK
+from service.api.tasks import TaskRequest, task_request
 from service.inference.engine import ExamOutcome
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[ApiKey])
 
 CASE = "/{dataset}/{split}/cases/{case_id}"
-Task = Annotated[str, Query(description="the model's task")]
+CamTask = Annotated[
+    str | None,
+    Query(description="the task whose map is drawn (default: acl, or the first served task)"),
+]
+TasksQuery = Annotated[
+    str | None,
+    Query(description="comma-separated tasks to score (default: every served task)"),
+]
+TaskQuery = Annotated[
+    str | None, Query(description="one task: a synonym of tasks", deprecated=True)
+]
 
 
 @router.get(
@@ -108,21 +118,23 @@ async def cam_png(
     index: int,
     runtime: RuntimeDep,
     renderer: RendererDep,
-    task: Task = DEFAULT_TASK,
+    task: CamTask = None,
 ) -> Response:
     index = ref.check_slice(index)
-    package = runtime.package(task)
-    tag = await renderer.cam_tag(ref, index, package)
+    chosen = runtime.default_task if task is None else task
+    package = runtime.package(chosen)
+    tag = await renderer.cam_tag(ref, index, package, chosen)
     if is_fresh(request, tag):
         return not_modified(tag)
-    return png(await renderer.cam_png(ref, index, package), tag)
+    return png(await renderer.cam_png(ref, index, package, chosen), tag)
 
 
 @router.get(
     CASE + "/prediction",
     response_model=PredictionResponse,
     responses=responses(401, 404, 422, 503, 504),
-    summary="The prediction for a stored case: the same body as POST /v1/predictions",
+    summary="The prediction for a stored case, every served task by default: the same body "
+    "as POST /v1/predictions",
 )
 async def case_prediction(
     request: Request,
@@ -130,18 +142,22 @@ async def case_prediction(
     runtime: RuntimeDep,
     split: SplitDep,
     case: CaseDep,
-    task: Task = DEFAULT_TASK,
+    tasks: TasksQuery = None,
+    task: TaskQuery = None,
 ) -> PredictionResponse:
     started = time.perf_counter()
-    package = runtime.package(task)
+    asked: TaskRequest = task_request(tasks, task)
+    chosen = runtime.select(asked.names, asked.field)
+    models = runtime.models(chosen)
     paths = split.volume_paths(case.case_id)
 
     async def predict() -> ExamOutcome:
         with runtime.admit(case.slices) as reservation:
-            return await queued(state, runtime.predict_stored(task, paths, reservation))
+            return await queued(state, runtime.predict_stored(chosen, paths, reservation))
 
-    key = (split.dataset, split.name, case.case_id, task, package.digest)
+    digests = tuple(f"{t}:{models[t].digest}" for t in chosen)
+    key = (split.dataset, split.name, case.case_id, *digests)
     outcome, cached = await state.stored_predictions.get(key, predict)
     if cached:  # nothing waited or ran for this request
         outcome = dataclasses.replace(outcome, queue_ms=0.0, inference_ms=0.0)
-    return answer(request, outcome, package, started)
+    return answer(request, outcome, models, started)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from service.api.deps import ApiKey, RuntimeDep
 from service.api.problems import responses
-from service.api.schemas import ModelInfo, ModelList
+from service.api.schemas import ModelList, model_list
 
 router = APIRouter(prefix="/v1", tags=["models"], dependencies=[ApiKey])
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["models"], dependencies=[ApiKey])
     "/models",
     response_model=ModelList,
     responses=responses(401, 503),
-    summary="Served model packages: identity, device, threshold, metrics, intended use",
+    summary="Served model packages, the tasks each serves, and per task its threshold and metrics",
 )
 async def list_models(runtime: RuntimeDep) -> ModelList:
-    return ModelList(models=[ModelInfo(**info) for info in runtime.describe()])
+    return model_list(runtime.describe(), runtime.serving)

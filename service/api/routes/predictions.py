@@ -12,6 +12,7 @@ from service.api.deps import ApiKey, RuntimeDep, StateDep
 from service.api.problems import responses
 from service.api.schemas import PredictionResponse
 from service.api.scoring import answer, score
+from service.api.tasks import TASK_FIELD, TASKS_FIELD
 from service.api.uploads import expected_slices, read_exam_form
 
 router = APIRouter(prefix="/v1", tags=["predictions"], dependencies=[ApiKey])
@@ -22,12 +23,25 @@ _VOLUME = {
     "description": "a .npy array (slices, height, width), integer or float, or a NIfTI "
     "volume (.nii, .nii.gz) oriented by its affine",
 }
-_TASK = {"type": "string", "default": "acl"}
+_TASKS = {
+    "type": "string",
+    "description": "comma-separated tasks to score, e.g. 'acl,meniscus' (default: every "
+    "served task; GET /v1/models lists them). An unknown task is a 422 that names the "
+    "served ones.",
+    "examples": ["abnormal,acl,meniscus", "acl"],
+}
+_TASK = {
+    "type": "string",
+    "deprecated": True,
+    "description": f"one task: a synonym of {TASKS_FIELD} for one-task clients (send one of "
+    "the two)",
+}
+_TASK_FIELDS = {TASKS_FIELD: _TASKS, TASK_FIELD: _TASK}
 _VOLUMES = {
     "title": "Three volumes",
     "type": "object",
     "required": ["axial", "coronal", "sagittal"],
-    "properties": {"axial": _VOLUME, "coronal": _VOLUME, "sagittal": _VOLUME, "task": _TASK},
+    "properties": {"axial": _VOLUME, "coronal": _VOLUME, "sagittal": _VOLUME, **_TASK_FIELDS},
 }
 _STUDY_ZIP = {
     "title": "A DICOM study as a zip",
@@ -39,7 +53,7 @@ _STUDY_ZIP = {
             "format": "binary",
             "description": "a .zip of the study's DICOM files (folders and other files allowed)",
         },
-        "task": _TASK,
+        **_TASK_FIELDS,
     },
 }
 _DICOM_FILES = {
@@ -52,18 +66,19 @@ _DICOM_FILES = {
             "items": {"type": "string", "format": "binary"},
             "description": "one DICOM instance per field, as a folder picker sends them",
         },
-        "task": _TASK,
+        **_TASK_FIELDS,
     },
 }
 UPLOAD_SCHEMA: dict[str, Any] = {
     "parameters": [
         {
-            "name": "task",
+            "name": name,
             "in": "query",
             "required": False,
-            "schema": _TASK,
-            "description": "the task, for a STOW-RS body (a form carries it as a field)",
+            "schema": schema,
+            "description": f"{name}, for a STOW-RS body (a form carries it as a field)",
         }
+        for name, schema in _TASK_FIELDS.items()
     ],
     "requestBody": {
         "required": True,
@@ -88,17 +103,18 @@ UPLOAD_SCHEMA: dict[str, Any] = {
     response_model=PredictionResponse,
     openapi_extra=UPLOAD_SCHEMA,
     responses=responses(401, 413, 415, 422, 503, 504),
-    summary="Score one exam: three volumes (.npy or NIfTI) or a DICOM study (STOW-RS or zip)",
+    summary="Score one exam for every served task (or those in `tasks`): three volumes (.npy "
+    "or NIfTI) or a DICOM study (STOW-RS or zip)",
 )
 async def create_prediction(
     request: Request, state: StateDep, runtime: RuntimeDep
 ) -> PredictionResponse:
     started = time.perf_counter()
     with runtime.admit(expected_slices(request, state.settings.max_slices)) as reservation:
-        task, files = await read_exam_form(request, state.settings.max_study_instances)
-        package = runtime.package(task)
-        outcome, study = await score(state, runtime, task, files, reservation)
-    return answer(request, outcome, package, started, study)
+        asked, files = await read_exam_form(request, state.settings.max_study_instances)
+        tasks = runtime.select(asked.names, asked.field)
+        outcome, study = await score(state, runtime, tasks, files, reservation)
+    return answer(request, outcome, runtime.models(tasks), started, study)
 
 
 # A DICOMweb client (dicomweb-client, a router's STOW-RS destination) posts to <base>/studies.
