@@ -39,6 +39,21 @@ def test_cams_add_up_to_the_logit_the_predictor_gives(
     assert stack.peak == pytest.approx(max(float(stack.maps.max()), 0.0))
 
 
+def test_each_task_head_has_its_own_exact_cam(rng: np.random.Generator) -> None:
+    torch.manual_seed(4)
+    network = MRNetPlane(num_tasks=3).eval()
+    spec = InputSpec(size=96)
+    volume = rng.integers(0, 256, (4, 80, 80), dtype=np.uint8)
+    means = []
+    for row in range(3):
+        stack = compute_cams(network, spec, volume, row)
+        prediction, _ = score_plane(network, spec, volume, "axial", row)
+        mean = stack.maps.double().mean(dim=(1, 2)).numpy()
+        np.testing.assert_allclose(mean, prediction.attribution.contributions, atol=1e-5)
+        means.append(mean)
+    assert not np.allclose(means[0], means[2])  # the rows differ, so do their maps
+
+
 def test_the_input_region_follows_resize_and_crop() -> None:
     assert input_region(InputSpec(size=256), 300, 200) == (0, 0, 300, 200)
     # resized to 256, centre 224 kept: offset 16 of 256 -> 1/16 of each side
