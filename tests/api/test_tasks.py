@@ -169,9 +169,7 @@ def test_cam_overlays_follow_the_task(client: TestClient) -> None:
     assert_problem(client.get(url, params={"task": "knee"}), 422, "knee", field="task")
 
 
-def test_tasks_of_two_packages_are_scored_in_one_request(
-    store: Path, triage: ModelPackage
-) -> None:
+def test_tasks_of_two_packages_are_scored_in_one_request(store: Path, triage: ModelPackage) -> None:
     settings = api_settings(store, task_packages={"acl": "acl"})
     volumes = exam_volumes(seed=25, lengths=(4, 3, 5))
     with serve(settings) as client:

@@ -59,11 +59,10 @@ def test_packed_batches_equal_unbatched_predictions(package: ModelPackage) -> No
     for volumes, outcome in zip(exams, outcomes, strict=True):
         reference = predict_exam(package, volumes)
         assert outcome.batch_exams == 4
-        assert outcome.predictions["acl"].probability == pytest.approx(
-            reference.probability, abs=1e-4
-        )
+        answer = outcome.predictions["acl"]
+        assert answer.probability == pytest.approx(reference.probability, abs=1e-4)
         for plane in PLANES:
-            got, want = outcome.predictions["acl"].planes[plane], reference.planes[plane]
+            got, want = answer.planes[plane], reference.planes[plane]
             assert got.num_slices == want.num_slices
             assert got.logit == pytest.approx(want.logit, abs=1e-4)
             np.testing.assert_allclose(

@@ -38,7 +38,9 @@ def test_the_union_of_tasks_is_served_by_the_newest_package(store: Path) -> None
     selection = select_packages(store)
     assert selection.serving == {"abnormal": "triage", "acl": "triage", "meniscus": "triage"}
     assert [c.name for c in selection.packages()] == ["triage"]  # acl/1 serves nothing: not loaded
-    assert selection.describe() == "abnormal from triage/1, acl from triage/1, meniscus from triage/1"
+    assert selection.describe() == (
+        "abnormal from triage/1, acl from triage/1, meniscus from triage/1"
+    )
 
 
 def test_a_newer_one_task_package_takes_its_task_over(store: Path) -> None:
@@ -65,7 +67,7 @@ def test_versions_are_pinned_by_package_name(store: Path) -> None:
     assert select_packages(store).candidates["triage"].version == "2"
     pinned = select_packages(store, pinned_versions={"triage": "1"})
     assert pinned.candidates["triage"].version == "1"
-    with pytest.raises(PackageNotFoundError, match="pins nope.*no such package"):
+    with pytest.raises(PackageNotFoundError, match=r"pins nope.*no such package"):
         select_packages(store, pinned_versions={"nope": "1"})
 
 
