@@ -96,3 +96,19 @@ def test_task_order_puts_mrnet_tasks_first() -> None:
     assert task_order(["meniscus", "zeta", "abnormal", "acl", "alpha"]) == [
         "abnormal", "acl", "meniscus", "alpha", "zeta",
     ]  # fmt: skip
+
+
+def test_the_settings_read_tasks_and_task_packages_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from service.config import Settings
+
+    assert Settings().tasks is None  # default: every task found
+    monkeypatch.setenv("MRNET_TASKS", "acl, meniscus")
+    monkeypatch.setenv("MRNET_TASK_PACKAGES", '{"acl": "acl"}')
+    monkeypatch.setenv("MRNET_PINNED_VERSIONS", '{"triage": "2"}')
+    settings = Settings()
+    assert settings.tasks == ["acl", "meniscus"]
+    assert settings.task_packages == {"acl": "acl"} and settings.pinned_versions == {"triage": "2"}
+    monkeypatch.setenv("MRNET_TASKS", "")
+    assert Settings().tasks is None
