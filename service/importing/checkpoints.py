@@ -18,8 +18,8 @@ model cannot be read that way: turn a model file you trust into a state dict
 first with `torch.save(torch.load('model.pth', weights_only=False).state_dict(), 'plane.pt')`,
 and run that only on files you trust.
 
-Without fusion coefficients or data to fit them on, the package fuses the
-planes by the mean of their logits (coefficients 1/3, intercept 0).
+The public code bases release one network per task and plane; `package`
+turns the checkpoints of one or several tasks into one package.
 """
 
 from __future__ import annotations
@@ -34,34 +34,17 @@ from pathlib import Path
 from typing import Final
 
 import torch
-from pydantic import ValidationError
 from torch import Tensor
 
 from service.domain import PLANES, Plane
 from service.errors import PackageError
-from service.importing.fusion import fit_fusion
-from service.model.fusion import Fusion
 from service.model.network import plane_shapes, state_dict_problem
 from service.model.preprocess import MRNET_MEAN, MRNET_STD, InputSpec
-from service.store.manifest import (
-    Metrics,
-    PackageDraft,
-    TaskHead,
-    Threshold,
-    Training,
-    is_task_name,
-    is_version,
-)
-from service.store.writer import WeightsDtype, write_package
 
 CONVERT_HINT: Final = (
     "If it is a whole pickled model that you trust, save its state dict with "
     "torch.save(torch.load('model.pth', weights_only=False).state_dict(), 'plane.pt') "
     "and import that."
-)
-DEFAULT_FUSION: Final = Fusion(coefficients={plane: 1 / 3 for plane in PLANES}, intercept=0.0)
-DEFAULT_FUSION_METHOD: Final = (
-    "not fitted: the mean of the three plane logits (coefficients 1/3 each, intercept 0)"
 )
 
 
@@ -237,104 +220,3 @@ def read_checkpoints(paths: Mapping[Plane, Path], format_name: str = "auto") -> 
         formats[plane], states[plane] = fmt, convert_checkpoint(checkpoint, fmt)
         sources[plane] = {"file": checkpoint.path.name, "sha256": checkpoint.sha256}
     return ImportedWeights(formats["axial"], states, sources)
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """Everything `import_checkpoints` needs besides the files; `command` is recorded."""
-
-    command: str
-    task: str = "acl"
-    format: str = "auto"
-    dtype: WeightsDtype = "float16"
-    version: str | None = None
-    fusion: Fusion | None = None  # explicit coefficients, or
-    fusion_data: Path | None = None  # an MRNet-layout data set to fit them on, or neither
-    threshold: float = 0.5
-    intended_use: str | None = None
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    path: Path
-    format: str
-    fusion_method: str
-    options: ImportOptions
-
-    def describe(self) -> str:
-        o = self.options
-        return (
-            f"Imported {self.format} checkpoints as {o.task} version {self.path.name} "
-            f"({o.dtype} weights); fusion {self.fusion_method}; threshold {o.threshold:g}."
-        )
-
-
-def _check_options(store: Path, options: ImportOptions) -> None:
-    """Refuse bad options before any checkpoint is read or any volume scored."""
-    if not is_task_name(options.task):
-        raise PackageError(f"{options.task!r} is not a task name (lower case letters, digits).")
-    if not 0.0 <= options.threshold <= 1.0:
-        raise PackageError(f"The threshold {options.threshold} is not between 0 and 1.")
-    if options.version is not None and not is_version(options.version):
-        raise PackageError(f"{options.version!r} is not a package version (digits, dot separated).")
-    if options.version is not None and (store / options.task / options.version).exists():
-        raise PackageError(f"The package {store / options.task / options.version} already exists.")
-    if options.fusion is not None and options.fusion_data is not None:
-        raise PackageError("Give fusion coefficients or data to fit them on, not both.")
-
-
-def _fusion(
-    weights: ImportedWeights, options: ImportOptions, progress: bool
-) -> tuple[Fusion, Metrics, str]:
-    if options.fusion is not None:
-        return options.fusion, Metrics(), "given at import"
-    if options.fusion_data is None:
-        return DEFAULT_FUSION, Metrics(), DEFAULT_FUSION_METHOD
-    root = options.fusion_data
-    fusion, metrics = fit_fusion(
-        weights.states, weights.format.input, root, options.task, options.dtype, progress=progress
-    )
-    return fusion, metrics, f"fitted by logistic regression on the train split of {root}"
-
-
-def _draft(
-    weights: ImportedWeights, options: ImportOptions, fusion: Fusion, metrics: Metrics, method: str
-) -> PackageDraft:
-    name = weights.format.name
-    training = Training(
-        source="imported",
-        command=options.command,
-        stages=[f"import:{name}"],
-        format=name,
-        checkpoints=weights.sources,
-        fusion=method,
-    )
-    head = TaskHead(
-        task=options.task,
-        fusion=fusion,
-        threshold=Threshold(value=options.threshold, method="given at import"),
-        metrics=metrics,
-    )
-    return PackageDraft(
-        name=options.task,
-        input=weights.format.input,
-        tasks=[head],
-        training=training,
-        intended_use=options.intended_use
-        or f"Imported from {name} checkpoints; verify on your own validation data before any use.",
-    )
-
-
-def import_checkpoints(
-    store: Path, paths: Mapping[Plane, Path], options: ImportOptions, *, progress: bool = False
-) -> ImportResult:
-    """Convert three plane checkpoints into a new package version in `store`."""
-    _check_options(store, options)
-    weights = read_checkpoints(paths, options.format)
-    fusion, metrics, method = _fusion(weights, options, progress)
-    try:
-        draft = _draft(weights, options, fusion, metrics, method)
-    except ValidationError as error:
-        raise PackageError(f"The imported package would not be valid: {error}") from error
-    path = write_package(store, draft, weights.states, dtype=options.dtype, version=options.version)
-    return ImportResult(path, weights.format.name, method, options)

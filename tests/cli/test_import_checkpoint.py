@@ -84,3 +84,43 @@ def test_bad_arguments_are_named(
 def test_format_choices_are_the_importers_formats() -> None:
     choices = import_checkpoint.FORMAT_CHOICES
     assert choices == ("auto", *FORMATS)
+
+
+def test_checkpoints_of_three_tasks_make_one_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["import-checkpoint", "--out", str(tmp_path / "store"), "--name", "published"]
+    for seed, task in enumerate(("meniscus", "abnormal", "acl")):
+        for plane, state in random_states(seed).items():
+            path = tmp_path / f"{task}-{plane}.pt"
+            torch.save(state, path)
+            argv += [f"--{plane}", f"{task}={path}"]
+    argv += ["--threshold", "0.4", "--threshold", "meniscus=0.3"]
+    argv += ["--fusion", "acl=1,1,1,0", "--dtype", "float32"]
+    monkeypatch.setattr(sys, "argv", ["mrnet", *argv])
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == str(tmp_path / "store" / "published" / "1")
+    assert "for abnormal, acl, meniscus" in out[1]
+    package = load_package(tmp_path / "store", "published")
+    manifest = package.manifest
+    assert manifest.task_names == ("abnormal", "acl", "meniscus")
+    assert len(package.backbones) == 3
+    thresholds = {head.task: head.threshold.value for head in manifest.tasks}
+    assert thresholds == {"abnormal": 0.4, "acl": 0.4, "meniscus": 0.3}
+    assert manifest.head("acl").fusion.coefficients == dict.fromkeys(PLANES, 1.0)
+    assert manifest.head("meniscus").fusion.coefficients == dict.fromkeys(PLANES, 1 / 3)
+    planes, row = package.locate("abnormal")
+    want = random_states(1)["axial"]["classifier.weight"]
+    assert row == 0 and torch.equal(planes["axial"].classifier.weight.detach(), want)
+
+
+def test_a_task_without_all_three_planes_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["import-checkpoint", *plane_files(tmp_path), "--out", str(tmp_path / "store")]
+    argv += ["--axial", f"meniscus={tmp_path / 'axial.pt'}"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "The meniscus checkpoints lack the coronal, sagittal plane" in err
+    assert not (tmp_path / "store").exists()

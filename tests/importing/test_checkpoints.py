@@ -24,17 +24,18 @@ from torch import Tensor, nn
 from service.datasets.layout import write_labels
 from service.domain import PLANES, Plane
 from service.errors import DatasetError, PackageError
-from service.importing.checkpoints import (
+from service.importing.checkpoints import FORMATS, read_checkpoint, read_checkpoints
+from service.importing.package import (
     DEFAULT_FUSION_METHOD,
-    FORMATS,
     ImportOptions,
     import_checkpoints,
-    read_checkpoint,
-    read_checkpoints,
+    import_task_checkpoints,
 )
+from service.inference.batch import BatchExam, for_device, run_batch
 from service.inference.predictor import predict_exam, score_plane
 from service.model.fusion import Fusion, sigmoid
 from service.model.network import alexnet_features
+from service.model.preprocess import prepare_volume
 from service.store.loader import ModelPackage, load_package
 
 from factories import random_states
@@ -220,7 +221,7 @@ def test_manifest_records_format_preprocessing_and_checkpoints(tmp_path: Path) -
     assert manifest.training.source == "imported"
     assert manifest.training.command == "mrnet test"
     assert extra["format"] == "nicholasbien"
-    assert extra["checkpoints"]["sagittal"] == {
+    assert extra["checkpoints"]["acl"]["sagittal"] == {
         "file": "sagittal.pth",
         "sha256": hashlib.sha256(paths["sagittal"].read_bytes()).hexdigest(),
     }
@@ -391,7 +392,7 @@ def test_default_fusion_is_the_mean_of_plane_logits(tmp_path: Path, volumes: Vol
     fusion = package.manifest.tasks[0].fusion
     assert fusion.coefficients == dict.fromkeys(PLANES, pytest.approx(1 / 3))
     assert fusion.intercept == 0.0
-    assert (package.manifest.training.model_extra or {})["fusion"] == DEFAULT_FUSION_METHOD
+    assert (package.manifest.training.model_extra or {})["fusion"] == {"acl": DEFAULT_FUSION_METHOD}
     assert package.manifest.tasks[0].metrics.auc is None
     exam = predict_exam(package, volumes)
     mean = sum(exam.planes[p].logit for p in PLANES) / 3
@@ -405,7 +406,7 @@ def test_explicit_fusion_is_kept(tmp_path: Path) -> None:
     )
     assert package.manifest.tasks[0].fusion == given
     assert package.manifest.tasks[0].threshold.value == 0.3
-    assert (package.manifest.training.model_extra or {})["fusion"] == "given at import"
+    assert (package.manifest.training.model_extra or {})["fusion"] == {"acl": "given at import"}
 
 
 def _dataset(root: Path, rng: np.random.Generator, cases: int) -> dict[str, Volumes]:
@@ -487,3 +488,65 @@ def test_bad_options_are_refused_before_any_file_is_read(
     nowhere = dict.fromkeys(PLANES, tmp_path / "absent.pth")
     with pytest.raises(PackageError, match=message.replace(".", r"\.")):
         import_into(tmp_path / "store", nowhere, **options)
+
+
+# --- several tasks: one network per task and plane, as the code bases release them ----------
+
+
+def test_three_tasks_become_one_package_that_scores_as_the_originals(
+    tmp_path: Path, volumes: Volumes
+) -> None:
+    tasks = ("abnormal", "acl", "meniscus")
+    models = {task: originals(NicholasBienMRNet, seed=20 + i) for i, task in enumerate(tasks)}
+    paths = {
+        task: save_planes(_folder(tmp_path / task), {p: m.state_dict() for p, m in planes.items()})
+        for task, planes in models.items()
+    }
+    options = ImportOptions(command="mrnet test", dtype="float32", thresholds={"meniscus": 0.3})
+    result = import_task_checkpoints(tmp_path / "store", paths, options)
+    assert result.path == tmp_path / "store" / "abnormal-acl-meniscus" / "1"
+    package = load_package(tmp_path / "store", "abnormal-acl-meniscus")
+    manifest = package.manifest
+    assert manifest.task_names == tasks
+    assert [b.tasks for b in manifest.weights.backbones] == [[t] for t in tasks]
+    assert manifest.head("meniscus").threshold.value == 0.3
+    assert manifest.head("acl").threshold.value == 0.5
+    sources = (manifest.training.model_extra or {})["checkpoints"]
+    assert (
+        sources["meniscus"]["axial"]["sha256"]
+        == hashlib.sha256(paths["meniscus"]["axial"].read_bytes()).hexdigest()
+    )
+    served = for_device(package)
+    prepared = {p: prepare_volume(v, manifest.input).slices for p, v in volumes.items()}
+    [answers], _ = run_batch(served, [BatchExam(prepared, tasks)])  # the engine's path
+    for task in tasks:
+        for plane in PLANES:
+            want = nicholasbien_probability(models[task][plane], volumes[plane])
+            assert answers[task].planes[plane].probability == pytest.approx(want, abs=1e-5)
+    axial = {task: answers[task].planes["axial"].probability for task in tasks}
+    assert len(set(axial.values())) == 3  # each task got its own networks
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+def test_tasks_from_two_code_bases_are_refused(tmp_path: Path) -> None:
+    bien = {p: m.state_dict() for p, m in originals(NicholasBienMRNet, seed=1).items()}
+    besbes = {p: m.state_dict() for p, m in originals(AhmedBesbesMRNet, seed=1).items()}
+    paths = {
+        "acl": save_planes(_folder(tmp_path / "acl"), bien),
+        "meniscus": save_planes(_folder(tmp_path / "meniscus"), besbes),
+    }
+    with pytest.raises(PackageError, match="meniscus checkpoints are in the ahmedbesbes format"):
+        import_task_checkpoints(tmp_path / "store", paths, ImportOptions(command="t"))
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_fusion_for_a_task_not_imported_is_refused(tmp_path: Path) -> None:
+    paths = {"acl": save_planes(tmp_path, random_states(1))}
+    given = Fusion(coefficients=dict.fromkeys(PLANES, 1.0), intercept=0.0)
+    options = ImportOptions(command="t", fusions={"meniscus": given})
+    with pytest.raises(PackageError, match="given for meniscus, but no checkpoints are"):
+        import_task_checkpoints(tmp_path / "store", paths, options)
