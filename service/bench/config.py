@@ -18,7 +18,8 @@ _ENGINE = EngineConfig()
 @dataclass(frozen=True)
 class EngineBenchConfig:
     store: Path
-    task: str = "acl"
+    task: str = "acl"  # whose scores are compared with the reference
+    package: str | None = None  # default: the package that serves `task` (the newest)
     version: str | None = None
     device: str = "auto"
     threads: int | None = None

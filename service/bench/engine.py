@@ -29,13 +29,16 @@ from service.bench.peak import MatmulPeak, matmul_peak
 from service.bench.precision import agreement, strict_float32
 from service.bench.reference import ReferenceModel
 from service.bench.timing import summarize
+from service.bench.views import one_task_view
 from service.devices import resolve_device
 from service.domain import PLANES, Plane
+from service.errors import PackageNotFoundError
 from service.inference.batch import BatchStats, for_device
 from service.inference.config import EngineConfig
 from service.inference.engine import Engine, ExamJob
-from service.model.preprocess import InputSpec, prepare_volume
+from service.model.preprocess import prepare_volume
 from service.store.loader import ModelPackage, load_package
+from service.store.selection import select_packages
 
 Progress = Callable[[str], None]
 _NO_DEADLINE_S = 3600.0
@@ -51,6 +54,7 @@ class Run:
     dtype: str = "float32"  # what the convolutions run in: float32, or float16 (autocast)
     wall_s: float = 0.0
     slices: int = 0
+    tasks: int = 1  # tasks scored per exam
     latencies_ms: list[float] = field(default_factory=list)
     batch_exams: list[int] = field(default_factory=list)
     logits: dict[int, dict[Plane, float]] = field(default_factory=dict)
@@ -72,6 +76,7 @@ class Run:
         batches = self.batch_exams or [1] * exams
         return {
             "label": self.label,
+            "tasks": self.tasks,
             "exams": exams,
             "slices": self.slices,
             "wall_s": round(wall, 3),
@@ -112,10 +117,14 @@ def time_reference(model: ReferenceModel, exams: ExamSet, seconds: float, flops:
     return run
 
 
-def _job(task: str, spec: InputSpec, exam: Volumes) -> ExamJob:
-    """What the service builds per request: each plane prepared as the package says."""
-    planes = {p: prepare_volume(exam[p], spec).slices for p in PLANES}
-    return ExamJob(task, planes, [], deadline=time.monotonic() + _NO_DEADLINE_S)
+def _job(package: ModelPackage, exam: Volumes) -> ExamJob:
+    """What the service builds per request: each plane prepared as the package says.
+
+    The job asks for every task of the package, as a request that names none.
+    """
+    planes = {p: prepare_volume(exam[p], package.manifest.input).slices for p in PLANES}
+    name = package.manifest.name
+    return ExamJob(name, planes, [], deadline=time.monotonic() + _NO_DEADLINE_S)
 
 
 @dataclass(frozen=True)
@@ -124,14 +133,14 @@ class EngineRunSpec:
     label: str
     config: EngineConfig
     concurrency: int
+    one_task: bool = False  # run a one-task view of the package (the bench's task)
 
 
 def _submit_loop(
-    engine: Engine, package: ModelPackage, exams: ExamSet, run: Run, until: float
+    engine: Engine, package: ModelPackage, exams: ExamSet, run: Run, until: float, task: str
 ) -> Callable[[], None]:
-    """A submitter: prepare an exam, submit it, wait, record; until the time is up."""
+    """A submitter: prepare an exam, submit it, wait, record `task`; until the time is up."""
     counter, lock = itertools.count(), threading.Lock()
-    task, spec = package.manifest.tasks[0].task, package.manifest.input
 
     def submitter() -> None:
         for round_ in itertools.count():
@@ -140,7 +149,7 @@ def _submit_loop(
             index = next(counter) % len(exams.exams)
             exam = exams.exams[index]
             begun = time.perf_counter()
-            prediction = engine.submit(_job(task, spec, exam)).result().predictions[task]
+            prediction = engine.submit(_job(package, exam)).result().predictions[task]
             elapsed = time.perf_counter() - begun
             logits = {p: prediction.planes[p].logit for p in PLANES}
             with lock:
@@ -150,24 +159,32 @@ def _submit_loop(
 
 
 def time_engine(
-    package: ModelPackage, exams: ExamSet, spec: EngineRunSpec, seconds: float, flops: FlopCount
+    package: ModelPackage,
+    exams: ExamSet,
+    spec: EngineRunSpec,
+    seconds: float,
+    flops: FlopCount,
+    task: str | None = None,
 ) -> Run:
-    """The real engine fed by `spec.concurrency` submitters for `seconds`."""
+    """The real engine fed by `spec.concurrency` submitters for `seconds`.
+
+    Every exam is scored for every task of `package`; the run records `task`
+    (default: the package's first) for the agreement with the reference.
+    """
     dtype = "float16" if package.device.type == "cuda" else "float32"  # as `plane_features`
-    run = Run(spec.name, spec.label, flops, dtype)
+    run = Run(spec.name, spec.label, flops, dtype, tasks=len(package.manifest.tasks))
+    task = task or package.manifest.task_names[0]
 
     def observe(stats: BatchStats, _seconds: float) -> None:
         run.batch_exams.append(stats.exams)
 
-    engine = Engine({package.manifest.tasks[0].task: package}, spec.config, observe)
+    engine = Engine({package.manifest.name: package}, spec.config, observe)
     engine.start()
     try:
-        engine.submit(
-            _job(package.manifest.tasks[0].task, package.manifest.input, exams.exams[0])
-        ).result()
+        engine.submit(_job(package, exams.exams[0])).result()
         run.batch_exams.clear()  # the warm-up exam is not counted
         started = time.perf_counter()
-        submitter = _submit_loop(engine, package, exams, run, started + seconds)
+        submitter = _submit_loop(engine, package, exams, run, started + seconds, task)
         with ThreadPoolExecutor(spec.concurrency, thread_name_prefix="bench-submit") as pool:
             for future in [pool.submit(submitter) for _ in range(spec.concurrency)]:
                 future.result()
@@ -177,26 +194,57 @@ def time_engine(
     return run
 
 
-def engine_runs(config: EngineBenchConfig, exams: ExamSet) -> list[EngineRunSpec]:
-    """Packed batches at the chosen concurrency, one exam per batch, and one submitter."""
+def engine_runs(config: EngineBenchConfig, exams: ExamSet, tasks: int = 1) -> list[EngineRunSpec]:
+    """Packed batches at the chosen concurrency, one exam per batch, and one submitter.
+
+    With a package of several tasks, also the packed run on a one-task view of
+    it (the bench's task alone on the same backbone): the tasks' cost ratio.
+    """
     queue = max(EngineConfig().max_queue_slices, config.concurrency * exams.max_exam_slices)
     packed = EngineConfig(config.batch_slices, config.queue_delay_ms, queue, config.worker_nice)
     single = replace(packed, max_batch_slices=exams.max_plane_slices)
     c = config.concurrency
-    return [
-        EngineRunSpec("engine", f"engine, concurrency {c}", packed, c),
+    every = f", {tasks} tasks" if tasks > 1 else ""
+    specs = [
+        EngineRunSpec("engine", f"engine, concurrency {c}{every}", packed, c),
         EngineRunSpec("engine_one_exam", f"engine, one exam per batch, concurrency {c}", single, c),
         EngineRunSpec("engine_serial", "engine, concurrency 1", packed, 1),
     ]
+    if tasks > 1:
+        label = f"engine, concurrency {c}, {config.task} alone"
+        specs.insert(1, EngineRunSpec("engine_one_task", label, packed, c, one_task=True))
+    return specs
 
 
-def _setup(config: EngineBenchConfig) -> tuple[torch.device, ModelPackage, ReferenceModel]:
+@dataclass(frozen=True)
+class _Setup:
+    device: torch.device
+    package: ModelPackage  # as the engine runs it
+    one_task: ModelPackage | None  # the bench's task alone on its backbone, when there are others
+    reference: ReferenceModel
+
+
+def _package_name(config: EngineBenchConfig) -> str:
+    if config.package is not None:
+        return config.package
+    return select_packages(config.store, [config.task]).serving[config.task]
+
+
+def _setup(config: EngineBenchConfig) -> _Setup:
     device = resolve_device(config.device)
     if config.threads is not None or device.type == "cpu":
         torch.set_num_threads(config.threads or os.cpu_count() or 1)
-    package = load_package(config.store, config.task, config.version, device)
-    reference = ReferenceModel.from_package(package, device)  # before channels-last
-    return device, for_device(package, config.cpu_winograd), reference
+    package = load_package(config.store, _package_name(config), config.version, device)
+    if config.task not in package.manifest.task_names:
+        raise PackageNotFoundError(
+            f"The package {package.manifest.name} does not carry {config.task!r}; it carries "
+            f"{', '.join(package.manifest.task_names)}."
+        )
+    reference = ReferenceModel.from_package(package, device, config.task)  # before channels-last
+    one_task = None
+    if len(package.manifest.tasks) > 1:
+        one_task = for_device(one_task_view(package, config.task), config.cpu_winograd)
+    return _Setup(device, for_device(package, config.cpu_winograd), one_task, reference)
 
 
 def _peaks(device: torch.device, seconds: float) -> dict[str, MatmulPeak]:
@@ -218,42 +266,63 @@ def run_engine_bench(
     config: EngineBenchConfig, exams: ExamSet, progress: Progress = lambda _: None
 ) -> dict[str, Any]:
     """Time the reference and the engine runs; check they agree; the report as a dict."""
-    device, package, reference = _setup(config)
+    setup = _setup(config)
+    device, package, reference = setup.device, setup.package, setup.reference
+    specs = engine_runs(config, exams, len(package.manifest.tasks))
     size = package.manifest.input.network_size
     rgb, gray = plane_flops(size, 3), plane_flops(size, 1)
     progress(f"matrix-multiply peak on {device} ({config.peak_seconds:g} s)")
     peaks = _peaks(device, config.peak_seconds)
     progress(f"reference: one exam at a time for {config.seconds:g} s")
     runs = [time_reference(reference, exams, config.seconds, rgb)]
-    for spec in engine_runs(config, exams):
+    for spec in specs:
         progress(f"{spec.label}: {config.seconds:g} s")
-        runs.append(time_engine(package, exams, spec, config.seconds, gray))
+        served = setup.one_task if spec.one_task and setup.one_task else package
+        runs.append(time_engine(served, exams, spec, config.seconds, gray, config.task))
     float16 = device.type == "cuda"
     strict = (
         _precision_reference(reference, exams, sorted(runs[0].probabilities)) if float16 else None
     )
+    timed = {run.name: run.summary(peaks) for run in runs}
     return {
         "kind": "mrnet-bench-engine",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine_info(device),
-        "model": _model_info(package, config.cpu_winograd),
+        "model": _model_info(package, config.task, config.cpu_winograd),
         "exam_set": exams.describe(),
-        "settings": _settings(config, engine_runs(config, exams)),
+        "settings": _settings(config, specs),
         "flops_per_slice": {"3-channel": rgb.gflops, "1-channel folded": gray.gflops, "size": size},
         "peak": {name: peak.describe() for name, peak in peaks.items()},
-        "runs": {run.name: run.summary(peaks) for run in runs},
+        "runs": timed,
+        "tasks_cost": tasks_cost(timed),
         "agreement": agreement(
             runs[0], runs[1:], strict, config.tolerance, config.float16_tolerance
         ),
     }
 
 
-def _model_info(package: ModelPackage, cpu_winograd: bool) -> dict[str, Any]:
+def tasks_cost(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """What the package's other tasks add: ms per exam of all tasks over the task alone."""
+    alone, every = runs.get("engine_one_task"), runs["engine"]
+    if alone is None:
+        return None
+    return {
+        "tasks": every["tasks"],
+        "ms_per_exam": every["ms_per_exam"],
+        "one_task_ms_per_exam": alone["ms_per_exam"],
+        "ratio": round(every["ms_per_exam"] / max(alone["ms_per_exam"], 1e-9), 3),
+    }
+
+
+def _model_info(package: ModelPackage, task: str, cpu_winograd: bool) -> dict[str, Any]:
     manifest = package.manifest
     cpu = package.device.type == "cpu"
     precision = "float32" if cpu else "float16-autocast"
     return {
-        "task": manifest.tasks[0].task,
+        "name": manifest.name,
+        "task": task,
+        "tasks": list(manifest.task_names),
+        "backbones": len(package.backbones),
         "version": manifest.version,
         "sha256": package.digest,
         "input_size": manifest.input.network_size,

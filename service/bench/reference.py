@@ -59,14 +59,22 @@ class ReferenceModel:
     device: torch.device
 
     @classmethod
-    def from_package(cls, package: ModelPackage, device: torch.device) -> ReferenceModel:
+    def from_package(
+        cls, package: ModelPackage, device: torch.device, task: str | None = None
+    ) -> ReferenceModel:
+        """The published models of one task (default: the package's first), its head alone."""
+        task = task or package.manifest.task_names[0]
+        networks, row = package.locate(task)
         planes = {}
         for plane in PLANES:
             model = PublishedMRNet()
-            state = package.planes[plane].state_dict()
+            state = dict(networks[plane].state_dict())
+            state["classifier.weight"] = state["classifier.weight"][row : row + 1]  # (1, 256)
+            state["classifier.bias"] = state["classifier.bias"][row : row + 1]  # (1,)
             model.load_state_dict({k: v.float().cpu().contiguous() for k, v in state.items()})
             planes[plane] = model.to(device).eval()
-        return cls(planes, package.manifest.input, package.manifest.tasks[0].fusion, device)
+        fusion = package.manifest.head(task).fusion
+        return cls(planes, package.manifest.input, fusion, device)
 
     def series(self, volume: npt.NDArray[np.generic]) -> Tensor:
         """A volume as the published loader hands it to the model: (1, S, 3, H, W) float32."""

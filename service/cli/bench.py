@@ -128,6 +128,11 @@ def _register_engine(bench: Subcommands) -> None:
     parser.add_argument(
         "--store", type=Path, default=Path("model_store"), help="model store (default model_store)"
     )
+    parser.add_argument(
+        "--package",
+        help="package name (default: the newest that carries --task); with several tasks, "
+        "also timed as --task alone on the same backbone",
+    )
     parser.add_argument("--version", help="package version (default: the newest)")
     parser.add_argument("--device", default=_engine("device"), help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--threads", type=_positive_int, help="torch threads (default: cores)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,12 +13,17 @@ from service.bench.engine import EngineRunSpec, Run, time_engine
 from service.bench.exams import random_exams
 from service.bench.flops import plane_flops
 from service.bench.precision import agreement
+from service.bench.views import one_task_view
 from service.cli import main
+from service.domain import PLANES
 from service.inference.batch import for_device
 from service.inference.config import EngineConfig
+from service.inference.predictor import predict_exam
 from service.store.loader import load_package
+from service.store.writer import write_package
 
 from conftest import PackageFactory
+from factories import draft, random_states
 
 RUNS = {"reference", "engine", "engine_one_exam", "engine_serial"}
 SLICES = 3  # per plane
@@ -105,3 +111,35 @@ def test_float16_agreement_is_judged_on_probability_against_strict_float32() -> 
 def test_no_compared_exam_is_not_agreement() -> None:
     empty = Run("x", "x", plane_flops(64, 1))
     assert agreement(empty, [empty], None, 1e-3, 0.005)["ok"] is False
+
+
+def test_a_multi_task_package_is_timed_against_one_task_of_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    tasks = ("abnormal", "acl", "meniscus")
+    write_package(store, draft(tasks=tasks, name="triage"), random_states(8, 3))
+    assert bench_engine(store, tmp_path / "engine.json") == 0  # the newest package with acl
+    report = json.loads((tmp_path / "engine.json").read_text())
+    assert report["model"]["name"] == "triage" and report["model"]["tasks"] == list(tasks)
+    assert set(report["runs"]) == {*RUNS, "engine_one_task"}
+    assert report["runs"]["engine"]["tasks"] == 3
+    assert report["runs"]["engine_one_task"]["tasks"] == 1
+    cost = report["tasks_cost"]
+    every, alone = report["runs"]["engine"], report["runs"]["engine_one_task"]
+    assert cost["ratio"] == round(every["ms_per_exam"] / alone["ms_per_exam"], 3)
+    target = next(t for t in report["targets"] if t["name"] == "3 tasks / one task ms per exam")
+    assert target["target"] == "<= 1.15" and target["value"] == pytest.approx(cost["ratio"])
+    assert report["agreement"]["ok"] is True  # acl's head in both runs equals the reference
+    assert f"3 tasks cost {cost['ratio']:.3f}x the acl task alone" in capsys.readouterr().out
+
+
+def test_the_one_task_view_scores_its_task_as_the_package(tmp_path: Path) -> None:
+    write_package(tmp_path, draft(tasks=("acl", "meniscus"), name="two"), random_states(9, 2))
+    package = load_package(tmp_path, "two")
+    view = one_task_view(package, "meniscus")
+    assert view.manifest.task_names == ("meniscus",)
+    assert view.planes["axial"].num_tasks == 1
+    volumes = {p: np.random.default_rng(3).integers(0, 256, (3, 64, 64), np.uint8) for p in PLANES}
+    want, got = predict_exam(package, volumes, "meniscus"), predict_exam(view, volumes)
+    assert got.task == "meniscus" and got.probability == pytest.approx(want.probability, abs=1e-9)
