@@ -4,6 +4,7 @@ real uvicorn server, driven by Debian's Chromium through Playwright (one of each
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,11 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
+import torch
 from api.support import running_server
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from service.config import Settings
 from service.datasets.layout import labels_path, read_labels
+from service.domain import PLANES, TASKS
+from service.store.loader import load_package
+from service.store.manifest import PackageDraft
+from service.store.selection import select_packages
+from service.store.writer import write_package
 from service.synth.generate import generate_dataset
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,11 +98,52 @@ def _wait_until_indexed(url: str) -> None:
         time.sleep(0.1)
 
 
+def _derived_triage(store: Path) -> None:
+    """A package of MRNet's three tasks on the demo acl package's backbone (float16, as it is).
+
+    acl keeps its head, fusion and threshold; abnormal and meniscus get the acl head's
+    weights rolled over the 256 features, so their attention differs from acl's. Test
+    weights for the task switch, not a model.
+    """
+    acl = load_package(store, "acl")
+    head = acl.manifest.head("acl")
+    states = {}
+    for plane in PLANES:
+        state = {k: v.clone() for k, v in acl.planes[plane].state_dict().items()}
+        row, bias = state["classifier.weight"][0], state["classifier.bias"][0]
+        rows = {"abnormal": row.roll(64), "acl": row, "meniscus": row.roll(160)}
+        state["classifier.weight"] = torch.stack([rows[t] for t in TASKS])  # (3, 256)
+        state["classifier.bias"] = bias.repeat(3)  # (3,)
+        states[plane] = state
+    draft = PackageDraft(
+        name="viewer-triage",
+        input=acl.manifest.input,
+        tasks=[head.model_copy(update={"task": task}) for task in TASKS],
+        training=acl.manifest.training,
+        intended_use="Derived from the demo acl package for the viewer's tests; "
+        + acl.manifest.intended_use,
+    )
+    write_package(store, draft, states, dtype="float16")
+
+
 @pytest.fixture(scope="module")
-def site(synth_root: Path) -> Iterator[Site]:
-    """The app with the demo model package (256x256) and API keys on, in a uvicorn thread."""
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo store when it serves MRNet's three tasks; until then (the one-task acl demo
+    package) a copy of it with a derived three-task package, so the task switch has tasks."""
+    demo = REPO / "model_store"
+    if set(select_packages(demo).tasks) >= set(TASKS):
+        return demo
+    store = tmp_path_factory.mktemp("viewer-store")
+    shutil.copytree(demo, store, dirs_exist_ok=True)
+    _derived_triage(store)
+    return store
+
+
+@pytest.fixture(scope="module")
+def site(synth_root: Path, model_store: Path) -> Iterator[Site]:
+    """The app with the demo model (256x256) and API keys on, in a uvicorn thread."""
     settings = Settings(
-        model_store=REPO / "model_store",
+        model_store=model_store,
         datasets={DATASET: synth_root},
         device="cpu",
         torch_threads=2,

@@ -59,8 +59,11 @@ def expect_slice(page: Page, plane: str, source_end: str) -> Locator:
     return image
 
 
-def middle(case: dict[str, Any], plane: str) -> int:
-    return int(case["planes"][plane]["num_slices"]) // 2
+def opened(answer: dict[str, Any], plane: str) -> int:
+    """Where a plane opens for a task's answer: its top-attention slice, else the middle."""
+    result = answer["planes"][plane]
+    top: list[int] = result["top_slices"]
+    return top[0] if top else int(result["num_slices"]) // 2
 
 
 def test_without_the_key_the_page_says_so_and_with_it_works(
@@ -97,7 +100,7 @@ def test_a_case_shows_its_slices_labels_and_prediction(viewer: Page, site: Site)
     for plane in PLANES:
         row = viewer.locator("#plane-rows tr", has_text=plane)
         expect(row).to_contain_text(f"{reference['planes'][plane]['probability']:.3f}")
-        n, index = case["planes"][plane]["num_slices"], middle(case, plane)
+        n, index = case["planes"][plane]["num_slices"], opened(reference, plane)
         image = expect_slice(viewer, plane, f"/{case_id}/{plane}/slices/{index}.png")
         expect(image).to_have_attribute("alt", f"{plane} slice {index + 1} of {n}")
         expect(panel(viewer, plane).locator("output")).to_have_text(f"slice {index + 1} / {n}")
@@ -114,14 +117,61 @@ def test_a_case_shows_its_slices_labels_and_prediction(viewer: Page, site: Site)
     assert SCREENSHOT.stat().st_size > 50_000
 
 
+def _bar_labels(page: Page, plane: str) -> list[str]:
+    return (
+        panel(page, plane)
+        .locator("button.bar")
+        .evaluate_all("bars => bars.map(bar => bar.getAttribute('aria-label'))")
+    )
+
+
+def test_the_task_switch_drives_the_answer_the_bars_the_slices_and_the_cam(
+    viewer: Page, site: Site
+) -> None:
+    case_id = site.positive_case()
+    open_case(viewer, case_id)
+    reference = site.api(site.case_path(case_id) + "/prediction")
+    tasks = reference["tasks"]
+    assert set(tasks) == {"abnormal", "acl", "meniscus"}
+    names = {"abnormal": "Abnormality", "acl": "ACL tear", "meniscus": "Meniscal tear"}
+    for task, answer in tasks.items():  # the three answers, side by side
+        row = viewer.locator(f'#task-rows tr[data-task="{task}"]')
+        expect(row).to_contain_text(names[task])
+        expect(row).to_contain_text(f"{answer['probability']:.3f}")
+        expect(row).to_contain_text("Positive" if answer["positive"] else "Negative")
+        expect(row).to_contain_text(f"at {answer['threshold']:.3g}")
+    expect(viewer.get_by_label("ACL tear", exact=True)).to_be_checked()
+    viewer.get_by_label("Show class activation map (CAM) overlay").check()
+
+    for task in ("meniscus", "abnormal", "acl"):
+        viewer.get_by_label(names[task], exact=True).check()
+        answer = tasks[task]
+        expect(viewer.locator("#probability-label")).to_have_text(names[task])
+        expect(viewer.locator("#probability")).to_have_text(f"{answer['probability']:.3f}")
+        for plane in PLANES:
+            index = opened(answer, plane)
+            expect_slice(viewer, plane, f"/{plane}/slices/{index}/cam.png?task={task}")
+            expect(viewer.get_by_label(f"{plane.capitalize()} slice")).to_have_value(str(index + 1))
+            attention = answer["planes"][plane]["attention"]
+            labels = _bar_labels(viewer, plane)
+            assert [label.split(", ")[1] for label in labels] == [
+                f"attention {value:.2f}" for value in attention
+            ]
+    acl, meniscus = tasks["acl"]["planes"], tasks["meniscus"]["planes"]
+    assert any(acl[p]["attention"] != meniscus[p]["attention"] for p in PLANES)
+
+
 def test_the_slider_moves_by_mouse_and_keys(viewer: Page, site: Site) -> None:
     case_id = site.positive_case()
     open_case(viewer, case_id)
     case = site.api(site.case_path(case_id))
+    reference = site.api(site.case_path(case_id) + "/prediction")
     n = case["planes"]["sagittal"]["num_slices"]
     slider = viewer.get_by_label("Sagittal slice")
-    before = expect_slice(viewer, "sagittal", f"/slices/{n // 2}.png").get_attribute("src")
+    start = opened(reference, "sagittal")
+    before = expect_slice(viewer, "sagittal", f"/slices/{start}.png").get_attribute("src")
 
+    assert start != 2, "the test drags to slice 3: open on another"
     slider.fill("3")  # as a drag leaves it: slice 3, index 2
     after = expect_slice(viewer, "sagittal", f"/{case_id}/sagittal/slices/2.png")
     assert after.get_attribute("src") != before
@@ -134,17 +184,16 @@ def test_the_slider_moves_by_mouse_and_keys(viewer: Page, site: Site) -> None:
     slider.press("Home")
     expect_slice(viewer, "sagittal", "/sagittal/slices/0.png")
     expect(panel(viewer, "sagittal").locator("output")).to_have_text(f"slice 1 / {n}")
-    expect_slice(viewer, "coronal", f"/coronal/slices/{middle(case, 'coronal')}.png")  # unmoved
+    expect_slice(viewer, "coronal", f"/coronal/slices/{opened(reference, 'coronal')}.png")
 
 
 def test_a_click_on_an_attention_bar_moves_that_planes_slider(viewer: Page, site: Site) -> None:
     case_id = site.positive_case()
     open_case(viewer, case_id)
-    case = site.api(site.case_path(case_id))
-    attention = site.api(site.case_path(case_id) + "/prediction")["planes"]["coronal"]["attention"]
-    target = max(range(len(attention)), key=attention.__getitem__)
-    if target == middle(case, "coronal"):
-        target = 0
+    reference = site.api(site.case_path(case_id) + "/prediction")
+    attention = reference["planes"]["coronal"]["attention"]
+    start = opened(reference, "coronal")  # the top slice: click the second-highest bar
+    target = max((i for i in range(len(attention)) if i != start), key=attention.__getitem__)
 
     name = re.compile(rf"^slice {target + 1}, attention {attention[target]:.2f}\b")
     bar = panel(viewer, "coronal").get_by_role("button", name=name)
@@ -152,22 +201,24 @@ def test_a_click_on_an_attention_bar_moves_that_planes_slider(viewer: Page, site
     expect(viewer.get_by_label("Coronal slice")).to_have_value(str(target + 1))
     expect_slice(viewer, "coronal", f"/{case_id}/coronal/slices/{target}.png")
     expect(bar).to_have_attribute("aria-current", "true")
-    expect(viewer.get_by_label("Sagittal slice")).to_have_value(str(middle(case, "sagittal") + 1))
+    sagittal = opened(reference, "sagittal")
+    expect(viewer.get_by_label("Sagittal slice")).to_have_value(str(sagittal + 1))
 
 
 def test_the_cam_toggle_switches_every_plane_to_overlays_and_back(viewer: Page, site: Site) -> None:
     case_id = site.positive_case()
     open_case(viewer, case_id)
-    case = site.api(site.case_path(case_id))
+    reference = site.api(site.case_path(case_id) + "/prediction")
     toggle = viewer.get_by_label("Show class activation map (CAM) overlay")
 
     toggle.check()
     for plane in PLANES:
-        image = expect_slice(viewer, plane, f"/{plane}/slices/{middle(case, plane)}/cam.png")
+        index = opened(reference, plane)
+        image = expect_slice(viewer, plane, f"/{plane}/slices/{index}/cam.png?task=acl")
         expect(image).to_have_attribute("alt", re.compile("class activation map overlay$"))
     toggle.uncheck()
     for plane in PLANES:
-        expect_slice(viewer, plane, f"/{plane}/slices/{middle(case, plane)}.png")
+        expect_slice(viewer, plane, f"/{plane}/slices/{opened(reference, plane)}.png")
 
 
 def test_positives_only_lists_the_acl_tears(viewer: Page, site: Site) -> None:
@@ -199,7 +250,7 @@ def test_an_uploaded_exam_is_scored_like_the_same_stored_case(
     for plane in PLANES:
         n = reference["planes"][plane]["num_slices"]
         expect(panel(viewer, plane).locator("button.bar")).to_have_count(n)
-        expect_slice(viewer, plane, f"upload:{plane}/{n // 2}")
+        expect_slice(viewer, plane, f"upload:{plane}/{opened(reference, plane)}")
     panel(viewer, "axial").locator('button.bar[data-index="1"]').click()
     expect_slice(viewer, "axial", "upload:axial/1")
 
@@ -271,7 +322,7 @@ def test_the_page_works_under_its_content_security_policy(browser: Browser, site
         expect(page.locator("#status")).to_contain_text(
             f"Case {case_id}:", timeout=SCORE_TIMEOUT_MS
         )
-        index = middle(site.api(site.case_path(case_id)), "axial")
+        index = opened(site.api(site.case_path(case_id) + "/prediction"), "axial")
         expect_slice(page, "axial", f"/{case_id}/axial/slices/{index}.png")
         assert not problems, problems
     finally:
@@ -325,12 +376,12 @@ def test_keyboard_alone_reaches_every_control_in_order_with_a_visible_focus(
             break
         stops.append(stop)
     names = [name for name, _ in stops]
-    assert names[:16] == [
+    assert names[:17] == [
         "Skip to the exam", "api-key", "Use key", "forget-key", "dataset", "split", "positives",
         "case", "upload-axial", "upload-coronal", "upload-sagittal", "upload-submit",
-        "study-folder", "study-zip", "study-submit", "cam",
-    ]  # fmt: skip
-    sliders, bars = names[16::2], names[17::2]  # each slider, then its current slice's bar only
+        "study-folder", "study-zip", "study-submit", "task-acl", "cam",
+    ]  # fmt: skip  # the task switch is one stop: its selected task
+    sliders, bars = names[17::2], names[18::2]  # each slider, then its current slice's bar only
     assert sliders == [f"{plane}-slider" for plane in PLANES_SHOWN]
     assert len(bars) == 3 and all(re.match(r"^slice \d+, attention ", bar) for bar in bars), bars
     assert [name for name, visible in stops if not visible] == []

@@ -19,6 +19,7 @@ export class PlanePanel {
     this.count = 0;
     this.source = null;
     this.cam = false;
+    this.truthName = "ACL";
     this.loading = null;
     this.root = template.content.firstElementChild.cloneNode(true);
     this.find();
@@ -74,6 +75,14 @@ export class PlanePanel {
   setCam(on) {
     this.cam = on;
     if (this.count) this.load(this.index());
+  }
+
+  // The selected task's attention, opened on its top slice (the middle when none is positive).
+  showTask(task, attention, topSlices, truth) {
+    if (this.source && "task" in this.source) this.source.task = task;
+    this.truthName = task === "acl" ? "ACL" : "finding";
+    this.setAttention(attention, topSlices, truth);
+    this.goTo(topSlices.length ? topSlices[0] : Math.floor(this.count / 2));
   }
 
   index() {
@@ -182,7 +191,8 @@ export class PlanePanel {
     button.tabIndex = -1;
     button.setAttribute(
       "aria-label",
-      `slice ${index + 1}, attention ${value.toFixed(2)}${inTruth ? ", ground-truth ACL" : ""}`,
+      `slice ${index + 1}, attention ${value.toFixed(2)}` +
+        (inTruth ? `, ground-truth ${this.truthName}` : ""),
     );
     fill.className = "fill";
     fill.style.setProperty("height", `${highest > 0 ? (100 * value) / highest : 0}%`);
@@ -192,9 +202,11 @@ export class PlanePanel {
 
   chartNote(highest, topSlices, truth) {
     const parts = [];
-    if (highest === 0) parts.push("No slice raised the tear logit (all attention 0).");
+    if (highest === 0) parts.push("No slice raised the logit (all attention 0).");
     if (topSlices.length) parts.push(`Top: ${topSlices.map((i) => i + 1).join(", ")}.`);
-    if (truth) parts.push(`Shaded: ground-truth ACL slices ${truth[0] + 1}–${truth[1] + 1}.`);
+    if (truth) {
+      parts.push(`Shaded: ground-truth ${this.truthName} slices ${truth[0] + 1}–${truth[1] + 1}.`);
+    }
     return parts.join(" ");
   }
 

@@ -5,14 +5,16 @@
 import { casePath, getBlob } from "./api.js";
 import { readVolume, sliceBlob } from "./npy.js";
 
+// A stored case; its CAM overlays are the map of `source.task` (set by the task switch).
 export function caseSource(dataset, split, caseId) {
   const base = casePath(dataset, split, caseId);
-  const url = (plane, index, cam) => `${base}/${plane}/slices/${index}${cam ? "/cam.png" : ".png"}`;
-  return {
-    cam: true,
-    describe: url,
-    blob: (plane, index, cam, signal) => getBlob(url(plane, index, cam), signal),
-  };
+  const source = { cam: true, task: null };
+  const cam = () => `/cam.png${source.task ? `?task=${encodeURIComponent(source.task)}` : ""}`;
+  const url = (plane, index, overlay) =>
+    `${base}/${plane}/slices/${index}${overlay ? cam() : ".png"}`;
+  source.describe = url;
+  source.blob = (plane, index, overlay, signal) => getBlob(url(plane, index, overlay), signal);
+  return source;
 }
 
 // `volumes` maps plane to what readPreview read (planes without a preview are not asked for).

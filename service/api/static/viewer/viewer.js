@@ -3,7 +3,14 @@
 
 import { apiKey, casePath, getJson, postForm, setApiKey, splitPath } from "./api.js";
 import { PLANES, PlanePanel } from "./plane.js";
-import { clearPrediction, showPrediction, summary } from "./prediction.js";
+import {
+  clearPrediction,
+  defaultTask,
+  showAnswers,
+  showTask,
+  summary,
+  taskName,
+} from "./prediction.js";
 import { caseSource, readPreview, uploadSource } from "./sources.js";
 import { clearStudyInput, showStudyInput, studyFormData, studyName } from "./study.js";
 
@@ -19,6 +26,9 @@ const view = {
   panels: {},
   exam: null, // the AbortController of the exam being opened or scored
   shown: null, // "dataset/split/case" of the stored case on show, kept selected in the list
+  prediction: null, // the answer on show, and the task whose attention and CAM are shown
+  task: null,
+  item: null, // the stored case on show (labels, ground truth), null for an upload
   pickTimer: 0,
   modelTimer: 0,
 };
@@ -46,10 +56,13 @@ async function loadModel() {
   clearTimeout(view.modelTimer);
   try {
     const { models } = await getJson("/v1/models");
-    const model = models.find((m) => m.task === "acl") || models[0];
+    const served = models.map(
+      (m) => `${m.name} v${m.version} for ${(m.serves || [m.task]).join(", ")}`,
+    );
+    const first = models[0];
     $("model-info").textContent =
-      `Model: ${model.task} v${model.version} (${model.architecture}, ${model.device}). ` +
-      model.intended_use;
+      `Model${models.length > 1 ? "s" : ""}: ${served.join("; ")} ` +
+      `(${first.architecture}, ${first.device}). ${first.intended_use}`;
   } catch (error) {
     if (error.status === 503) {
       $("model-info").textContent = `Model: not ready yet (${error.message})`;
@@ -184,6 +197,7 @@ function onCasePicked() {
 function beginExam(heading, note) {
   view.exam?.abort();
   view.exam = new AbortController();
+  view.prediction = view.task = view.item = null;
   clearError();
   clearPrediction();
   clearStudyInput();
@@ -214,7 +228,7 @@ async function openCase(dataset, split, caseId) {
     say(`Scoring case ${caseId}…`);
     const prediction = await getJson(`${path}/prediction`, signal);
     if (signal.aborted) return;
-    showPrediction(prediction, view.panels, item.acl_slices);
+    present(prediction, item);
     say(`Case ${caseId}: ${summary(prediction)}`);
   } catch (error) {
     if (!signal.aborted) fail(error);
@@ -237,9 +251,9 @@ function showCaseItem(dataset, split, item) {
     caseSource(dataset, split, item.case_id),
   );
   view.shown = [dataset, split, item.case_id].join("/");
+  view.item = item;
   selectShownCase();
-  const acl = item.labels.acl;
-  $("truth").textContent = acl === 1 ? "ACL tear" : acl === 0 ? "No ACL tear" : "Unknown";
+  $("truth").textContent = truthText("acl", item);
   const address = [dataset, split, item.case_id].map(encodeURIComponent).join("/");
   history.replaceState(null, "", `#${address}`);
 }
@@ -258,7 +272,7 @@ async function submitUpload(event) {
     const prediction = await scoring;
     if (signal.aborted) return;
     showUpload(form, previews, prediction);
-    showPrediction(prediction, view.panels, null);
+    present(prediction, null);
     say(`Uploaded exam: ${summary(prediction)}`);
   } catch (error) {
     if (!signal.aborted) fail(error);
@@ -306,15 +320,41 @@ async function submitStudy(event) {
     showExam("Uploaded study", `Study: ${name}.`, counts, null);
     view.shown = null;
     selectShownCase();
-    showPrediction(prediction, view.panels, null);
+    present(prediction, null);
     showStudyInput(prediction.input);
-    $("truth").textContent = "Not known for uploads";
     say(`Uploaded study: ${summary(prediction)}`);
   } catch (error) {
     if (!signal.aborted) fail(error);
   } finally {
     $("study-submit").disabled = false;
   }
+}
+
+// ---- the answers and the task switch -------------------------------------------------------------
+
+function truthText(task, item) {
+  if (!item) return "Not known for uploads";
+  const label = item.labels[task];
+  const finding = taskName(task);
+  if (label === 1) return finding;
+  return label === 0 ? `No ${finding.toLowerCase()}` : "Unknown";
+}
+
+// Every task's answer in the switch; the primary task (acl when scored) selected first.
+function present(prediction, item) {
+  view.prediction = prediction;
+  view.item = item;
+  showAnswers(prediction, selectTask);
+  selectTask(defaultTask(prediction));
+}
+
+// The selected task drives the summary, the attention bars, the CAM and each plane's slice.
+function selectTask(task) {
+  if (!view.prediction) return;
+  view.task = task;
+  const truth = task === "acl" ? view.item?.acl_slices : null; // slice truth: ACL only, so far
+  showTask(view.prediction, task, view.panels, truth);
+  $("truth").textContent = truthText(task, view.item);
 }
 
 // ---- the API key and the address ----------------------------------------------------------------
