@@ -28,6 +28,7 @@ from service.bench.machine import machine_info
 from service.bench.peak import MatmulPeak, matmul_peak
 from service.bench.precision import agreement, strict_float32
 from service.bench.reference import ReferenceModel
+from service.bench.tasks import Side, exam_job, time_tasks_cost
 from service.bench.timing import summarize
 from service.bench.views import one_task_view
 from service.devices import resolve_device
@@ -35,13 +36,11 @@ from service.domain import PLANES, Plane
 from service.errors import PackageNotFoundError
 from service.inference.batch import BatchStats, for_device
 from service.inference.config import EngineConfig
-from service.inference.engine import Engine, ExamJob
-from service.model.preprocess import prepare_volume
+from service.inference.engine import Engine
 from service.store.loader import ModelPackage, load_package
 from service.store.selection import select_packages
 
 Progress = Callable[[str], None]
-_NO_DEADLINE_S = 3600.0
 
 
 @dataclass
@@ -117,23 +116,12 @@ def time_reference(model: ReferenceModel, exams: ExamSet, seconds: float, flops:
     return run
 
 
-def _job(package: ModelPackage, exam: Volumes) -> ExamJob:
-    """What the service builds per request: each plane prepared as the package says.
-
-    The job asks for every task of the package, as a request that names none.
-    """
-    planes = {p: prepare_volume(exam[p], package.manifest.input).slices for p in PLANES}
-    name = package.manifest.name
-    return ExamJob(name, planes, [], deadline=time.monotonic() + _NO_DEADLINE_S)
-
-
 @dataclass(frozen=True)
 class EngineRunSpec:
     name: str
     label: str
     config: EngineConfig
     concurrency: int
-    one_task: bool = False  # run a one-task view of the package (the bench's task)
 
 
 def _submit_loop(
@@ -149,7 +137,7 @@ def _submit_loop(
             index = next(counter) % len(exams.exams)
             exam = exams.exams[index]
             begun = time.perf_counter()
-            prediction = engine.submit(_job(package, exam)).result().predictions[task]
+            prediction = engine.submit(exam_job(package, exam)).result().predictions[task]
             elapsed = time.perf_counter() - begun
             logits = {p: prediction.planes[p].logit for p in PLANES}
             with lock:
@@ -181,7 +169,7 @@ def time_engine(
     engine = Engine({package.manifest.name: package}, spec.config, observe)
     engine.start()
     try:
-        engine.submit(_job(package, exams.exams[0])).result()
+        engine.submit(exam_job(package, exams.exams[0])).result()
         run.batch_exams.clear()  # the warm-up exam is not counted
         started = time.perf_counter()
         submitter = _submit_loop(engine, package, exams, run, started + seconds, task)
@@ -195,25 +183,17 @@ def time_engine(
 
 
 def engine_runs(config: EngineBenchConfig, exams: ExamSet, tasks: int = 1) -> list[EngineRunSpec]:
-    """Packed batches at the chosen concurrency, one exam per batch, and one submitter.
-
-    With a package of several tasks, also the packed run on a one-task view of
-    it (the bench's task alone on the same backbone): the tasks' cost ratio.
-    """
+    """Packed batches at the chosen concurrency, one exam per batch, and one submitter."""
     queue = max(EngineConfig().max_queue_slices, config.concurrency * exams.max_exam_slices)
     packed = EngineConfig(config.batch_slices, config.queue_delay_ms, queue, config.worker_nice)
     single = replace(packed, max_batch_slices=exams.max_plane_slices)
     c = config.concurrency
     every = f", {tasks} tasks" if tasks > 1 else ""
-    specs = [
+    return [
         EngineRunSpec("engine", f"engine, concurrency {c}{every}", packed, c),
         EngineRunSpec("engine_one_exam", f"engine, one exam per batch, concurrency {c}", single, c),
         EngineRunSpec("engine_serial", "engine, concurrency 1", packed, 1),
     ]
-    if tasks > 1:
-        label = f"engine, concurrency {c}, {config.task} alone"
-        specs.insert(1, EngineRunSpec("engine_one_task", label, packed, c, one_task=True))
-    return specs
 
 
 @dataclass(frozen=True)
@@ -277,8 +257,15 @@ def run_engine_bench(
     runs = [time_reference(reference, exams, config.seconds, rgb)]
     for spec in specs:
         progress(f"{spec.label}: {config.seconds:g} s")
-        served = setup.one_task if spec.one_task and setup.one_task else package
-        runs.append(time_engine(served, exams, spec, config.seconds, gray, config.task))
+        runs.append(time_engine(package, exams, spec, config.seconds, gray, config.task))
+    cost: dict[str, Any] | None = None
+    paired: list[Side] = []
+    if setup.one_task is not None:
+        progress(f"every task against {config.task} alone, paired rounds: {config.seconds:g} s")
+        cost, paired = time_tasks_cost(
+            package, setup.one_task, exams, specs[0].config, config.concurrency,
+            config.seconds, config.task,
+        )  # fmt: skip
     float16 = device.type == "cuda"
     strict = (
         _precision_reference(reference, exams, sorted(runs[0].probabilities)) if float16 else None
@@ -294,23 +281,10 @@ def run_engine_bench(
         "flops_per_slice": {"3-channel": rgb.gflops, "1-channel folded": gray.gflops, "size": size},
         "peak": {name: peak.describe() for name, peak in peaks.items()},
         "runs": timed,
-        "tasks_cost": tasks_cost(timed),
+        "tasks_cost": cost,
         "agreement": agreement(
-            runs[0], runs[1:], strict, config.tolerance, config.float16_tolerance
+            runs[0], [*runs[1:], *paired], strict, config.tolerance, config.float16_tolerance
         ),
-    }
-
-
-def tasks_cost(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
-    """What the package's other tasks add: ms per exam of all tasks over the task alone."""
-    alone, every = runs.get("engine_one_task"), runs["engine"]
-    if alone is None:
-        return None
-    return {
-        "tasks": every["tasks"],
-        "ms_per_exam": every["ms_per_exam"],
-        "one_task_ms_per_exam": alone["ms_per_exam"],
-        "ratio": round(every["ms_per_exam"] / max(alone["ms_per_exam"], 1e-9), 3),
     }
 
 
