@@ -261,11 +261,10 @@ def run_engine_bench(
     cost: dict[str, Any] | None = None
     paired: list[Side] = []
     if setup.one_task is not None:
-        progress(f"every task against {config.task} alone, paired rounds: {config.seconds:g} s")
+        progress(f"every task against {config.task} alone, interleaved: {config.seconds:g} s")
         cost, paired = time_tasks_cost(
-            package, setup.one_task, exams, specs[0].config, config.concurrency,
-            config.seconds, config.task,
-        )  # fmt: skip
+            package, setup.one_task, exams, specs[0].config, config.seconds, config.task
+        )
     float16 = device.type == "cuda"
     strict = (
         _precision_reference(reference, exams, sorted(runs[0].probabilities)) if float16 else None
