@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,16 @@ def test_configured_tasks_restrict_what_is_served(store: Path) -> None:
             "/v1/predictions", files=upload(exam_volumes(seed=26)), data={"tasks": "acl"}
         )
         assert_problem(response, 422, "'acl'", "meniscus", field="tasks")
+
+
+def test_the_startup_log_says_which_package_serves_which_task(
+    store: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with serve(api_settings(store, task_packages={"acl": "acl"})):
+        pass
+    messages = [record.getMessage() for record in caplog.records]
+    assert "serving abnormal from triage/1, acl from acl/1, meniscus from triage/1" in messages
+    assert any(
+        m.startswith("loaded triage/1 from ") and m.endswith("abnormal, meniscus") for m in messages
+    )
