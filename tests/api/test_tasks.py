@@ -18,6 +18,7 @@ from service.store.loader import ModelPackage, load_package
 from service.store.writer import write_package
 
 from .support import api_settings, assert_problem, assert_valid_plane, exam_volumes, serve, upload
+from dicom_factories import study, view_volume, zipped
 from factories import draft, random_states, write_tiny_dataset
 
 TASKS3 = ["abnormal", "acl", "meniscus"]
@@ -206,3 +207,43 @@ def test_the_startup_log_says_which_package_serves_which_task(
     assert any(
         m.startswith("loaded triage/1 from ") and m.endswith("abnormal, meniscus") for m in messages
     )
+
+
+def test_a_dicom_study_is_scored_for_every_task_or_the_tasks_asked(
+    store: Path, triage: ModelPackage
+) -> None:
+    rng = np.random.default_rng(31)
+    volumes = {p: view_volume(rng, slices=n) for p, n in zip(PLANES, (4, 5, 6), strict=True)}
+    files = study(volumes)
+    boundary = "tasks-study"
+    body = (
+        b"".join(
+            f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + part + b"\r\n"
+            for part in files
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    headers = {"Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'}
+    settings = api_settings(store, min_series_slices=3, max_upload_bytes=8 * 1024 * 1024)
+    with serve(settings) as client:
+        every = client.post("/v1/predictions", content=body, headers=headers)
+        one = client.post(
+            "/v1/predictions", content=body, headers=headers, params={"tasks": "meniscus"}
+        )
+        zipped_files = {
+            "study": (
+                "study.zip",
+                zipped({f"IM{n}": data for n, data in enumerate(files)}),
+                "application/zip",
+            )
+        }
+        form = client.post("/v1/predictions", files=zipped_files, data={"tasks": "abnormal"})
+    assert every.status_code == 200, every.text
+    assert list(every.json()["tasks"]) == TASKS3 and every.json()["input"]["planes"]
+    for task in TASKS3:
+        _check_task(every.json(), task, triage, volumes)
+    assert one.status_code == 200, one.text
+    assert list(one.json()["tasks"]) == ["meniscus"]
+    assert form.status_code == 200, form.text
+    assert list(form.json()["tasks"]) == ["abnormal"]
+    _check_task(form.json(), "abnormal", triage, volumes)
