@@ -12,12 +12,12 @@ from starlette.requests import Request
 from service.api.problems import FieldError, ProblemError
 from service.api.studies import form_parts, has_study, is_stow, read_stow
 from service.dicom.caps import Part
-from service.domain import PLANES, Plane
+from service.domain import PLANES, PRIMARY_TASK, Plane
 
 ExamFiles = dict[Plane, bytes] | list[Part]  # three volume files, or a study's parts
 
 TASK_FIELD = "task"
-DEFAULT_TASK = "acl"
+DEFAULT_TASK = PRIMARY_TASK
 BYTES_PER_SLICE = 256 * 256  # one slice as MRNet stores them: 256x256 uint8
 
 

@@ -80,6 +80,7 @@ class Engine:
         self._reserved_slices = 0  # admitted uploads still being read and prepared
         self._cond = threading.Condition()
         self._stopping = False
+        self._room_listeners: list[Callable[[], None]] = []
         self._worker = threading.Thread(target=self._run, name="mrnet-engine", daemon=True)
 
     @property
@@ -92,6 +93,14 @@ class Engine:
 
     def start(self) -> None:
         self._worker.start()
+
+    def on_room(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (from any thread, without the lock) whenever queue room may be free."""
+        self._room_listeners.append(listener)
+
+    def _room_freed(self) -> None:
+        for listener in self._room_listeners:
+            listener()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Finish what is queued, then end the worker."""
@@ -134,17 +143,21 @@ class Engine:
 
         The exam's reservation, if it has one, is given back as the exam takes its place.
         """
-        with self._cond:
-            if reservation is not None:
-                reservation.release_locked()
-            if self._stopping:
-                raise QueueFullError(_SHUTTING_DOWN)
-            room = self.config.max_queue_slices - self._reserved_slices
-            if self._queued_slices + job.slices > room:
-                raise self._full()
-            self._queue.append(job)
-            self._queued_slices += job.slices
-            self._cond.notify()
+        try:
+            with self._cond:
+                if reservation is not None:
+                    reservation.release_locked()
+                if self._stopping:
+                    raise QueueFullError(_SHUTTING_DOWN)
+                room = self.config.max_queue_slices - self._reserved_slices
+                if self._queued_slices + job.slices > room:
+                    raise self._full()
+                self._queue.append(job)
+                self._queued_slices += job.slices
+                self._cond.notify()
+        finally:
+            if reservation is not None:  # its estimate may have held more than the exam takes
+                self._room_freed()
         return job.future
 
     async def predict(self, job: ExamJob, reservation: Reservation | None = None) -> ExamOutcome:
@@ -182,7 +195,9 @@ class Engine:
             gather_until = self._queue[0].enqueued + self.config.max_queue_delay_ms / 1000
             while not self._stopping and self._room_left() and time.monotonic() < gather_until:
                 self._cond.wait(gather_until - time.monotonic())
-            return self._take_batch()
+            batch = self._take_batch()
+        self._room_freed()
+        return batch
 
     def _room_left(self) -> bool:
         """True while all queued exams would still fit in one batch."""
@@ -268,7 +283,10 @@ class Reservation:
 
     def release(self) -> None:
         with self._engine._cond:
+            held = self._held
             self.release_locked()
+        if held:
+            self._engine._room_freed()
 
     def __enter__(self) -> Reservation:
         return self

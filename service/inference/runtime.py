@@ -18,6 +18,7 @@ from service.dicom.caps import Part
 from service.dicom.study import Study
 from service.domain import Plane
 from service.errors import UnknownTaskError
+from service.inference.admission import WaitingRoom
 from service.inference.batch import for_device
 from service.inference.config import CPU_WINOGRAD, EngineConfig
 from service.inference.engine import (
@@ -47,6 +48,8 @@ class RuntimeConfig:
     request_timeout_s: float
     cpu_winograd: bool = CPU_WINOGRAD
     study: StudyConfig = field(default_factory=StudyConfig)
+    admission_wait_s: float = 0.0  # a prediction that finds the queue full waits this long
+    max_waiting_exams: int = 0
 
 
 @dataclass
@@ -54,6 +57,7 @@ class Runtime:
     config: RuntimeConfig
     device: torch.device
     engine: Engine
+    waiting_room: WaitingRoom
 
     @property
     def precision(self) -> str:
@@ -73,9 +77,10 @@ class Runtime:
             raise UnknownTaskError(task, sorted(self.packages))
         return self.packages[task]
 
-    def admit(self, expected_slices: int = 0) -> Reservation:
-        """Shed load early: hold queue room for an exam, or refuse before it is read."""
-        return self.engine.reserve(expected_slices)
+    async def admit(self, expected_slices: int = 0) -> Reservation:
+        """Shed load early: hold queue room for an exam (waiting for it a bounded time in
+        arrival order), or refuse before the exam is read."""
+        return await self.waiting_room.reserve(expected_slices)
 
     async def predict(
         self, task: str, files: Mapping[Plane, bytes], reservation: Reservation | None = None
@@ -146,4 +151,5 @@ def start_runtime(config: RuntimeConfig, on_batch: BatchObserver | None = None) 
     engine = Engine(packages, config.engine.for_device(device.type), on_batch)
     engine.start()
     warm_up(engine)
-    return Runtime(config, device, engine)
+    room = WaitingRoom(engine, config.admission_wait_s, config.max_waiting_exams)
+    return Runtime(config, device, engine, room)

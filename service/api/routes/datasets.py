@@ -10,7 +10,7 @@ import dataclasses
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from service.api.deps import (
     ApiKey,
@@ -24,7 +24,7 @@ from service.api.deps import (
     StateDep,
     WindowDep,
 )
-from service.api.images import PNG_RESPONSES, is_fresh, not_modified, png
+from service.api.images import PNG_RESPONSES, PngResponse, is_fresh, not_modified, png
 from service.api.problems import responses
 from service.api.schemas import (
     CaseInfo,
@@ -36,17 +36,20 @@ from service.api.schemas import (
     dataset_info,
 )
 from service.api.scoring import answer, queued
-from service.api.uploads import DEFAULT_TASK
+from service.domain import PRIMARY_TASK
+from service.domain import Task as TaskName
 from service.inference.engine import ExamOutcome
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[ApiKey])
 
 CASE = "/{dataset}/{split}/cases/{case_id}"
-Task = Annotated[str, Query(description="the model's task")]
+Task = Annotated[TaskName, Query(description="the model's task")]
+SliceIndex = Annotated[int, Path(description="the slice, from 0")]
 
 
 @router.get(
     "",
+    operation_id="listDatasets",
     response_model=DatasetList,
     responses=responses(401, 503),
     summary="Configured data sets: availability, splits, case counts and label tasks",
@@ -57,6 +60,7 @@ async def list_datasets(catalog: CatalogDep) -> DatasetList:
 
 @router.get(
     "/{dataset}/{split}/cases",
+    operation_id="listCases",
     response_model=CasePage,
     responses=responses(401, 404, 422, 503),
     summary="Cases of a split in case_id order, paged, optionally filtered by labels",
@@ -72,6 +76,7 @@ async def list_cases(
 
 @router.get(
     CASE,
+    operation_id="getCase",
     response_model=CaseInfo,
     responses=responses(401, 404, 503),
     summary="One case: labels, slice counts per plane, ground truth where there is some",
@@ -82,12 +87,13 @@ async def get_case(case: CaseDep) -> CaseInfo:
 
 @router.get(
     CASE + "/{plane}/slices/{index}.png",
-    response_class=Response,
+    operation_id="getSlicePng",
+    response_class=PngResponse,
     responses={**PNG_RESPONSES, **responses(401, 404, 422, 503)},
     summary="One slice as a lossless 8-bit gray PNG, optionally windowed",
 )
 async def slice_png(
-    request: Request, ref: PlaneDep, index: int, window: WindowDep, renderer: RendererDep
+    request: Request, ref: PlaneDep, index: SliceIndex, window: WindowDep, renderer: RendererDep
 ) -> Response:
     index = ref.check_slice(index)
     tag = await renderer.slice_tag(ref, index, window)
@@ -98,17 +104,18 @@ async def slice_png(
 
 @router.get(
     CASE + "/{plane}/slices/{index}/cam.png",
-    response_class=Response,
+    operation_id="getCamPng",
+    response_class=PngResponse,
     responses={**PNG_RESPONSES, **responses(401, 404, 422, 503)},
     summary="One slice in gray with the model's class activation map blended over it (RGB)",
 )
 async def cam_png(
     request: Request,
     ref: PlaneDep,
-    index: int,
+    index: SliceIndex,
     runtime: RuntimeDep,
     renderer: RendererDep,
-    task: Task = DEFAULT_TASK,
+    task: Task = PRIMARY_TASK,
 ) -> Response:
     index = ref.check_slice(index)
     package = runtime.package(task)
@@ -120,6 +127,7 @@ async def cam_png(
 
 @router.get(
     CASE + "/prediction",
+    operation_id="getCasePrediction",
     response_model=PredictionResponse,
     responses=responses(401, 404, 422, 503, 504),
     summary="The prediction for a stored case: the same body as POST /v1/predictions",
@@ -130,14 +138,14 @@ async def case_prediction(
     runtime: RuntimeDep,
     split: SplitDep,
     case: CaseDep,
-    task: Task = DEFAULT_TASK,
+    task: Task = PRIMARY_TASK,
 ) -> PredictionResponse:
     started = time.perf_counter()
     package = runtime.package(task)
     paths = split.volume_paths(case.case_id)
 
     async def predict() -> ExamOutcome:
-        with runtime.admit(case.slices) as reservation:
+        with await runtime.admit(case.slices) as reservation:
             return await queued(state, runtime.predict_stored(task, paths, reservation))
 
     key = (split.dataset, split.name, case.case_id, task, package.digest)

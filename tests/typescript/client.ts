@@ -1,0 +1,49 @@
+// A frontend's view of a prediction, typed from the service's /openapi.json by
+// openapi-typescript (tests/api/test_typescript.py writes ./api.ts next to this file).
+// It reads every field of the prediction body; misspelt.ts must not compile.
+import type { components, operations } from "./api";
+
+type Prediction = components["schemas"]["PredictionResponse"];
+type PlaneResult = components["schemas"]["PlaneResult"];
+type Problem = components["schemas"]["Problem"];
+type Plane = operations["getSlicePng"]["parameters"]["path"]["plane"];
+type Split = operations["getSlicePng"]["parameters"]["path"]["split"];
+type Created = operations["createPrediction"]["responses"][200]["content"]["application/json"];
+type Refused = operations["createPrediction"]["responses"][503]["content"]["application/problem+json"];
+type Png = operations["getSlicePng"]["responses"][200]["content"]["image/png"];
+
+const planes: readonly Plane[] = ["axial", "coronal", "sagittal"];
+const split: Split = "valid";
+
+function plane(name: Plane, result: PlaneResult): string {
+  const attention = result.attention.map((a: number) => a.toFixed(3)).join(" ");
+  return `${name}: p=${result.probability.toFixed(3)} logit=${result.logit.toFixed(2)} ` +
+    `slices=${result.num_slices} top=${result.top_slices.join(",")} attention=${attention}`;
+}
+
+export function summary(p: Created): string[] {
+  const prediction: Prediction = p;
+  return [
+    `request ${prediction.request_id}`,
+    `${prediction.task}: p=${prediction.probability.toFixed(3)} positive=${prediction.positive} ` +
+      `threshold=${prediction.threshold}`,
+    plane("sagittal", prediction.planes.sagittal),
+    plane("coronal", prediction.planes.coronal),
+    plane("axial", prediction.planes.axial),
+    `model ${prediction.model.task}/${prediction.model.version} ` +
+      `${prediction.model.architecture} ${prediction.model.sha256}`,
+    `ms: queue ${prediction.timing_ms.queue} inference ${prediction.timing_ms.inference} ` +
+      `total ${prediction.timing_ms.total}`,
+    ...prediction.warnings,
+    `${planes.length} planes, split ${split}`,
+  ];
+}
+
+export function explain(problem: Refused | Problem): string {
+  const fields = (problem.errors ?? []).map((e) => `${e.field}: ${e.message}`);
+  return [`${problem.status} ${problem.title}: ${problem.detail}`, ...fields].join("\n");
+}
+
+export function pngBytes(body: Png): number {
+  return body.length;
+}
