@@ -67,12 +67,6 @@ class Settings(BaseSettings):
         _ENGINE.max_queue_slices, ge=1, description="slices waiting (or being read) before 503"
     )
     request_timeout_s: float = Field(60.0, gt=0, description="deadline of a prediction (504)")
-    cors_origins: StringList = Field(
-        default_factory=list, description="allowed browser origins (JSON list or comma separated)"
-    )
-    torch_threads: int | None = Field(
-        None, ge=1, description="CPU threads for torch (none: the cores)"
-    )
     upload_timeout_s: float = Field(
         300.0, gt=0, description="a request body must arrive whole within this (408 past it)"
     )
@@ -92,8 +86,14 @@ class Settings(BaseSettings):
     max_waiting_exams: int = Field(
         32, ge=0, description="predictions waiting for room at once; past it 503 at once"
     )
-    keep_alive_timeout_s: float = Field(
-        5.0, gt=0, description="idle keep-alive connections are closed after this"
+    keep_alive_timeout_s: int = Field(
+        5, ge=1, description="idle keep-alive connections are closed after this (uvicorn)"
+    )
+    cors_origins: StringList = Field(
+        default_factory=list, description="allowed browser origins (JSON list or comma separated)"
+    )
+    torch_threads: int | None = Field(
+        None, ge=1, description="CPU threads for torch (none: the cores)"
     )
     worker_nice: int = Field(
         _ENGINE.worker_nice,
