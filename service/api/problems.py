@@ -232,7 +232,8 @@ def _sentence(text: str) -> str:
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the given error statuses."""
     described = {
-        400: "A malformed body: the multipart parts could not be parsed",
+        400: "A malformed body: the multipart parts could not be parsed, or a file part came "
+        "without a filename (a text field: at most 8, 1 KiB each)",
         401: "Missing or wrong API key",
         404: "Not found: unknown data set, split, case, plane or slice",
         408: "The upload stalled, was too slow, or passed its deadline (the connection closes)",
