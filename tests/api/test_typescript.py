@@ -22,7 +22,15 @@ from fastapi.testclient import TestClient
 
 TS_DIR = Path(__file__).resolve().parents[1] / "typescript"
 BIN = TS_DIR / "node_modules" / ".bin"
-PREDICTION_SCHEMAS = ("PredictionResponse", "PlaneResult", "ModelIdentity", "Timing")
+PREDICTION_SCHEMAS = (
+    "PredictionResponse",
+    "PlaneResult",
+    "ModelIdentity",
+    "Timing",
+    "StudyInput",
+    "SeriesUsedInfo",
+    "SeriesNotUsedInfo",
+)
 
 
 def _tools() -> tuple[Path, Path]:

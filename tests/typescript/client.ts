@@ -5,6 +5,8 @@ import type { components, operations } from "./api";
 
 type Prediction = components["schemas"]["PredictionResponse"];
 type PlaneResult = components["schemas"]["PlaneResult"];
+type SeriesUsed = components["schemas"]["SeriesUsedInfo"];
+type SeriesNotUsed = components["schemas"]["SeriesNotUsedInfo"];
 type Problem = components["schemas"]["Problem"];
 type Plane = operations["getSlicePng"]["parameters"]["path"]["plane"];
 type Split = operations["getSlicePng"]["parameters"]["path"]["split"];
@@ -21,6 +23,34 @@ function plane(name: Plane, result: PlaneResult): string {
     `slices=${result.num_slices} top=${result.top_slices.join(",")} attention=${attention}`;
 }
 
+function used(name: Plane, series: SeriesUsed): string {
+  return `${name}: series ${series.series_number ?? "-"} ${series.series_description} ` +
+    `(${series.series_instance_uid}), ${series.slices} slices, ` +
+    `${series.pixel_spacing_mm.join("x")} mm, step ${series.slice_spacing_mm} mm, ` +
+    `${series.obliquity_degrees} degrees off axis (${series.orientation.join(" ")}): ` +
+    series.reason;
+}
+
+function notUsed(series: SeriesNotUsed): string {
+  return `not used: ${series.series_number ?? "-"} ${series.series_description} ` +
+    `(${series.series_instance_uid}) ${series.modality}, ${series.instances} instances, ` +
+    `${series.plane ?? "no plane"}: ${series.reason}`;
+}
+
+function study(p: Prediction): string[] {
+  const input = p.input;
+  if (input === undefined || input === null) {
+    return ["three volumes"];
+  }
+  return [
+    used("sagittal", input.planes.sagittal),
+    used("coronal", input.planes.coronal),
+    used("axial", input.planes.axial),
+    ...input.not_used.map(notUsed),
+    ...input.skipped.map((name: string) => `skipped ${name}`),
+  ];
+}
+
 export function summary(p: Created): string[] {
   const prediction: Prediction = p;
   return [
@@ -35,6 +65,7 @@ export function summary(p: Created): string[] {
     `ms: queue ${prediction.timing_ms.queue} inference ${prediction.timing_ms.inference} ` +
       `total ${prediction.timing_ms.total}`,
     ...prediction.warnings,
+    ...study(prediction),
     `${planes.length} planes, split ${split}`,
   ];
 }
