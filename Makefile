@@ -7,6 +7,10 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The TypeScript check (tests/api/test_typescript.py): openapi-typescript and tsc, pinned.
+NPM ?= npm
+TS_DIR := tests/typescript
+TS_STAMP := $(TS_DIR)/node_modules/.installed
 DEMO_DATA ?= data/demo
 DEMO_SYNTH_ARGS ?= --train 12 --valid 8 --seed 2026
 
@@ -19,7 +23,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TS_STAMP): $(TS_DIR)/package-lock.json
+	@if command -v $(NPM) >/dev/null 2>&1; then \
+		cd $(TS_DIR) && $(NPM) ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else \
+		echo "npm not found: the TypeScript check is skipped (it fails in CI)"; \
+	fi
+
+install: $(STAMP) $(TS_STAMP)
 
 lint: install
 	$(BIN)/ruff check service tests
@@ -41,4 +52,4 @@ run: install demo-data
 	$(BIN)/mrnet serve
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(TS_DIR)/node_modules

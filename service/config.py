@@ -76,6 +76,28 @@ class Settings(BaseSettings):
         _ENGINE.max_queue_slices, ge=1, description="slices waiting (or being read) before 503"
     )
     request_timeout_s: float = Field(60.0, gt=0, description="deadline of a prediction (504)")
+    upload_timeout_s: float = Field(
+        300.0, gt=0, description="a request body must arrive whole within this (408 past it)"
+    )
+    upload_min_bytes_per_s: int = Field(
+        32 * 1024, ge=0, description="after the grace period, slower bodies get 408 (0: none)"
+    )
+    upload_grace_s: float = Field(10.0, ge=0, description="before the minimum rate applies")
+    upload_stall_s: float = Field(
+        30.0, gt=0, description="a body that sends nothing for this long gets 408"
+    )
+    max_uploads_per_client: int = Field(
+        0, ge=0, description="predictions in progress per client address, 429 past it (0: none)"
+    )
+    admission_wait_ms: float = Field(
+        2000.0, ge=0, description="a prediction that finds the queue full waits this long for room"
+    )
+    max_waiting_exams: int = Field(
+        32, ge=0, description="predictions waiting for room at once; past it 503 at once"
+    )
+    keep_alive_timeout_s: int = Field(
+        5, ge=1, description="idle keep-alive connections are closed after this (uvicorn)"
+    )
     cors_origins: StringList = Field(
         default_factory=list, description="allowed browser origins (JSON list or comma separated)"
     )
@@ -178,6 +200,8 @@ class Settings(BaseSettings):
             request_timeout_s=self.request_timeout_s,
             cpu_winograd=self.cpu_winograd,
             study=StudyConfig(caps=self.study_caps(), rules=self.series_rules()),
+            admission_wait_s=self.admission_wait_ms / 1000,
+            max_waiting_exams=self.max_waiting_exams,
         )
 
     def series_rules(self) -> SelectionRules:

@@ -29,6 +29,14 @@ class InvalidVolumeError(MRNetError):
         self.problem = problem
 
 
+class InvalidExamError(MRNetError):
+    """One or more volumes of an exam cannot be scored; each is named."""
+
+    def __init__(self, volumes: list[InvalidVolumeError]) -> None:
+        super().__init__(" ".join(str(volume) for volume in volumes))
+        self.volumes = volumes
+
+
 class DatasetError(MRNetError):
     """A data set is missing, malformed, or does not have what was asked for."""
 
@@ -61,6 +69,10 @@ class UnknownTaskError(MRNetError):
 
 class QueueFullError(MRNetError):
     """The inference queue holds as many slices as it may; try again shortly."""
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class DeadlineExceededError(MRNetError):

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 import service
-from service.api import problems
+from service.api import openapi, problems
 from service.api.metrics import ServiceMetrics
 from service.api.middleware import RequestContextMiddleware
+from service.api.pace import PaceLimits
 from service.api.routes import datasets, health, metrics, models, predictions, viewer
 from service.api.state import ServiceState
 from service.config import Settings, get_settings
@@ -26,6 +28,16 @@ from service.errors import MRNetError
 from service.inference.runtime import start_runtime
 
 logger = logging.getLogger("mrnet.app")
+DOCS_ASSETS = "/docs/assets"
+
+
+def pace_limits(settings: Settings) -> PaceLimits:
+    return PaceLimits(
+        timeout_s=settings.upload_timeout_s,
+        min_bytes_per_s=settings.upload_min_bytes_per_s,
+        grace_s=settings.upload_grace_s,
+        stall_s=settings.upload_stall_s,
+    )
 
 
 async def _load(state: ServiceState) -> None:
@@ -79,16 +91,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    # /docs and /redoc from the assets fastapi-offline ships: no CDN, for offline networks
+    app = FastAPIOffline(
         title="MRNet triage service",
         version=service.__version__,
         summary="Knee MRI triage (abnormal, ACL tear, meniscal tear) with exact per-slice "
         "attention (MRNet).",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={"validatorUrl": None},  # Swagger's default is an online validator
     )
     state = ServiceState(settings=settings, metrics=ServiceMetrics())
     app.state.service = state
     problems.install(app)
+    openapi.install(app)
     for router in (health.router, metrics.router, models.router, predictions.router):
         app.include_router(router)
     app.include_router(datasets.router)
@@ -102,6 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID"],
         )
     app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.max_upload_bytes, metrics=state.metrics
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_upload_bytes,
+        pace=pace_limits(settings),
+        metrics=state.metrics,
     )
     return app

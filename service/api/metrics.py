@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 from service.inference.batch import BatchStats
 
@@ -53,6 +60,15 @@ class ServiceMetrics:
             "mrnet_pending_requests", "Predictions admitted and not answered", registry=r
         )
         self.queued_slices = Gauge("mrnet_queued_slices", "Slices waiting in the queue", registry=r)
+        self.waiting_exams = Gauge(
+            "mrnet_waiting_exams", "Predictions waiting for queue room (not yet read)", registry=r
+        )
+        self.loop_cpu_seconds = Gauge(
+            "mrnet_event_loop_cpu_seconds",
+            "CPU time of the event loop's thread (HTTP, routing, refusals; not inference)",
+            registry=r,
+        )
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, resident memory, open fds
         self.model_info = Gauge(
             "mrnet_model_info",
             "Served model packages (value 1)",

@@ -1,7 +1,8 @@
-"""Pure ASGI middleware: request ids, the upload cap, the access log and request metrics."""
+"""Pure ASGI middleware: request ids, the upload cap and pace, the access log and metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -9,9 +10,11 @@ import uuid
 from typing import Any
 
 from starlette.requests import Request
+from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.metrics import ServiceMetrics
+from service.api.pace import BodyPace, PaceLimits
 from service.api.problems import ProblemError, internal_error, problem_response
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -34,11 +37,33 @@ def _too_large(limit: int) -> ProblemError:
     )
 
 
-class RequestContextMiddleware:
-    """Every response gets X-Request-ID; bodies are counted against the cap as they stream."""
+def route_label(scope: Scope, received: Scope) -> str:
+    """The route template that served the request ("unmatched" when none did).
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: ServiceMetrics) -> None:
-        self.app, self.limit, self.metrics = app, max_body_bytes, metrics
+    FastAPI's own routes set `scope["route"]`; plain Starlette routes (/openapi.json)
+    and mounts (the documentation's assets) do not, so they are matched again here,
+    against the scope as it came in (`received`: routing rewrites a mount's paths).
+    """
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    app = scope.get("app")
+    routes: list[BaseRoute] = list(getattr(app, "routes", []))
+    for candidate in routes:
+        match, _ = candidate.matches(received)
+        if match is Match.FULL:
+            path = str(getattr(candidate, "path", "unmatched"))
+            return path + "/{asset}" if isinstance(candidate, Mount) else path
+    return "unmatched"
+
+
+class RequestContextMiddleware:
+    """Every response gets X-Request-ID; bodies are held to the cap and pace as they stream."""
+
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, pace: PaceLimits, metrics: ServiceMetrics
+    ) -> None:
+        self.app, self.limit, self.pace, self.metrics = app, max_body_bytes, pace, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,6 +73,7 @@ class RequestContextMiddleware:
         request_id = client_id if client_id and _CLIENT_ID.match(client_id) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         record: dict[str, Any] = {"status": 500, "request_bytes": 0, "response_bytes": 0}
+        received = dict(scope)  # routing rewrites the scope; the route label matches this
         started = time.perf_counter()
         send = self._send_wrapper(send, request_id, record)
         try:
@@ -59,7 +85,7 @@ class RequestContextMiddleware:
                 await problem_response(Request(scope), internal_error())(scope, receive, send)
             raise
         finally:
-            self._log(scope, record, request_id, time.perf_counter() - started)
+            self._log(scope, received, record, request_id, time.perf_counter() - started)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, record: dict[str, Any]
@@ -69,12 +95,29 @@ class RequestContextMiddleware:
             await problem_response(Request(scope), _too_large(self.limit))(scope, receive, send)
             return
 
+        pace: BodyPace | None = None
+        complete = False
+
         async def counted() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                record["request_bytes"] += len(message.get("body", b""))
-                if record["request_bytes"] > self.limit:
-                    raise _too_large(self.limit)
+            nonlocal pace, complete
+            if complete:  # the body is in; a later read waits for the disconnect, unpaced
+                return await receive()
+            now = time.monotonic()
+            pace = pace or BodyPace(self.pace, now)
+            try:
+                async with asyncio.timeout(max(pace.cutoff() - now, 0.0)):
+                    message = await receive()
+            except TimeoutError:
+                raise pace.problem(time.monotonic()) from None
+            if message["type"] != "http.request":
+                complete = True
+                return message
+            size = len(message.get("body", b""))
+            record["request_bytes"] += size
+            pace.record(size, time.monotonic())
+            complete = not message.get("more_body", False)
+            if record["request_bytes"] > self.limit:
+                raise _too_large(self.limit)
             return message
 
         await self.app(scope, counted, send)
@@ -94,8 +137,15 @@ class RequestContextMiddleware:
 
         return wrapped
 
-    def _log(self, scope: Scope, record: dict[str, Any], request_id: str, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
+    def _log(
+        self,
+        scope: Scope,
+        received: Scope,
+        record: dict[str, Any],
+        request_id: str,
+        seconds: float,
+    ) -> None:
+        route = route_label(scope, received)
         self.metrics.requests.labels(route, scope["method"], str(record["status"])).inc()
         self.metrics.request_seconds.labels(route).observe(seconds)
         timings = scope.get("state", {}).get("timing_ms")

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 from service.errors import (
     DatasetError,
     DeadlineExceededError,
+    InvalidExamError,
     InvalidInstanceError,
     InvalidQueryError,
     InvalidVolumeError,
@@ -120,6 +121,9 @@ def from_domain(error: MRNetError) -> ProblemError:
     if isinstance(error, InvalidVolumeError):
         field = [FieldError(field=error.plane, message=detail)]
         return ProblemError(422, "invalid-volume", "Invalid volume", detail, errors=field)
+    if isinstance(error, InvalidExamError):
+        fields = [FieldError(field=v.plane, message=str(v)) for v in error.volumes]
+        return ProblemError(422, "invalid-volume", "Invalid volume", detail, errors=fields)
     if isinstance(error, InvalidQueryError):
         field = [FieldError(field=error.field, message=detail)]
         return ProblemError(422, "invalid-query", "Invalid query", detail, errors=field)
@@ -127,7 +131,8 @@ def from_domain(error: MRNetError) -> ProblemError:
         field = [FieldError(field=error.field, message=detail)]
         return ProblemError(422, "unknown-task", "Unknown task", detail, errors=field)
     if isinstance(error, QueueFullError):
-        return ProblemError(503, "queue-full", "Queue full", detail, headers={"Retry-After": "1"})
+        retry = {"Retry-After": str(error.retry_after_s)}
+        return ProblemError(503, "queue-full", "Queue full", detail, headers=retry)
     if isinstance(error, NotReadyError | PackageError):
         return ProblemError(503, "not-ready", "Not ready", detail, headers={"Retry-After": "5"})
     if isinstance(error, DeadlineExceededError):
@@ -137,17 +142,37 @@ def from_domain(error: MRNetError) -> ProblemError:
     return internal_error()
 
 
+_NO_SUCH_NAME = {"literal_error", "enum", "string_pattern_mismatch"}
+
+
+def _names_nothing(error: Any) -> bool:
+    """A path part outside its enum or pattern: a well-formed path to nothing."""
+    return bool(error["loc"][:1] == ("path",) and error["type"] in _NO_SUCH_NAME)
+
+
+def _message(error: Any) -> str:
+    """pydantic's message, with the value it refused where that is a short scalar."""
+    value = error.get("input")
+    if isinstance(value, str | int | float) and len(str(value)) <= 64:
+        return f"{error['msg']} (got {value!r})"
+    return str(error["msg"])
+
+
 def _validation(request: Request, error: RequestValidationError) -> ProblemError:
     errors = [
-        FieldError(field=".".join(str(p) for p in e["loc"] if p != "body"), message=e["msg"])
+        FieldError(field=".".join(str(p) for p in e["loc"] if p != "body"), message=_message(e))
         for e in error.errors()
     ]
     names = ", ".join(e.field for e in errors) or "the request"
+    if errors and all(_names_nothing(e) for e in error.errors()):
+        # a path that names no data set, split, case or plane is a resource that is not there
+        detail = f"Nothing is at {request.url.path!r}: check {names}."
+        return ProblemError(404, "not-found", "Not found", detail, errors=errors)
     return ProblemError(
         422,
         "invalid-request",
         "Invalid request",
-        f"The request is not valid: check {names}.",
+        "The request is not valid: " + "; ".join(f"{e.field}: {e.message}" for e in errors) + ".",
         errors=errors,
     )
 
@@ -200,6 +225,7 @@ _TITLES: dict[int, str] = {
     401: "Unauthorized",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     413: "Content too large",
     415: "Unsupported media type",
     422: "Invalid request",
@@ -214,11 +240,16 @@ def _sentence(text: str) -> str:
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the given error statuses."""
     described = {
+        400: "A malformed body: the multipart parts could not be parsed, or a file part came "
+        "without a filename (a text field: at most 8, 1 KiB each)",
         401: "Missing or wrong API key",
         404: "Not found: unknown data set, split, case, plane or slice",
+        408: "The upload stalled, was too slow, or passed its deadline (the connection closes)",
         413: "Upload over the size cap, or a study over its caps (instances, bytes, pixels)",
         415: "Not multipart/form-data or STOW-RS, or a DICOM transfer syntax not decodable",
-        422: "Invalid volume or DICOM instance, missing plane, unknown task or malformed query",
+        422: "Invalid volumes (one error per plane) or DICOM instance, missing plane, unknown "
+        "task or malformed query",
+        429: "Too many predictions in progress from this client address (see Retry-After)",
         503: "Queue full or models not ready (see Retry-After)",
         504: "Deadline passed",
     }

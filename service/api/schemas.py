@@ -3,20 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.examples import prediction_example
 from service.datasets.catalog import CaseEntry, DatasetIndex, SplitIndex
 from service.dicom.study import Study
-from service.domain import PRIMARY_TASK, Plane
+from service.domain import PRIMARY_TASK, TASKS, Plane
 from service.inference.engine import ExamOutcome
 from service.inference.predictor import ExamPrediction, PlanePrediction
 from service.store.loader import ModelPackage
 from service.store.selection import task_order
 
 RESPONSE_PLANES: tuple[Plane, ...] = ("sagittal", "coronal", "axial")
+T = TypeVar("T")
+
+
+class Planes(BaseModel, Generic[T]):
+    """One value per plane, as named properties (so generated clients type each plane).
+
+    Subclass it per value type (`class PlaneResults(Planes[PlaneResult])`): the
+    subclass names the schema in the OpenAPI document.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    sagittal: T
+    coronal: T
+    axial: T
+
+
+class Labels(BaseModel):
+    """One label per MRNet task: 0 or 1, null where unknown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    abnormal: int | None = Field(examples=[1])
+    acl: int | None = Field(examples=[0])
+    meniscus: int | None = Field(examples=[None])
 
 
 class PlaneResult(BaseModel):
@@ -30,6 +55,10 @@ class PlaneResult(BaseModel):
     top_slices: list[int] = Field(description="slices by attention, highest first (up to 3)")
 
 
+class PlaneResults(Planes[PlaneResult]):
+    """The prediction of each plane's model."""
+
+
 class TaskPlaneResult(PlaneResult):
     """One plane of one task, with the exact decomposition of its logit."""
 
@@ -39,6 +68,10 @@ class TaskPlaneResult(PlaneResult):
         examples=[[0.0, 0.31, 1.12, -0.05]],
     )
     bias: float = Field(description="the task head's bias for this plane", examples=[-0.2])
+
+
+class TaskPlaneResults(Planes[TaskPlaneResult]):
+    """One task's result in each plane."""
 
 
 class ModelIdentity(BaseModel):
@@ -55,7 +88,7 @@ class TaskResult(BaseModel):
     probability: float = Field(description="fused probability of the finding", examples=[0.97])
     positive: bool = Field(description="probability >= threshold")
     threshold: float = Field(description="the task's operating threshold", examples=[0.4])
-    planes: dict[str, TaskPlaneResult] = Field(description="sagittal, coronal and axial")
+    planes: TaskPlaneResults
     model: ModelIdentity = Field(description="the package that scored this task")
 
 
@@ -87,23 +120,28 @@ class SeriesNotUsedInfo(BaseModel):
     reason: str = Field(examples=["Not used: its ImageType is LOCALIZER; ..."])
 
 
+class SeriesUsedPlanes(Planes[SeriesUsedInfo]):
+    """The series chosen for each plane."""
+
+
 class StudyInput(BaseModel):
     """What a DICOM study upload was made of: the series used per plane, and the rest."""
 
-    planes: dict[str, SeriesUsedInfo]
+    planes: SeriesUsedPlanes
     not_used: list[SeriesNotUsedInfo]
     skipped: list[str] = Field(description="files in the upload that are not DICOM images")
 
 
 def study_input(study: Study) -> StudyInput:
     return StudyInput(
-        planes={
-            plane: SeriesUsedInfo(
-                **{**vars(used), "pixel_spacing_mm": list(used.pixel_spacing_mm)},
-            )
-            for plane, used in study.used.items()
-            if plane
-        },
+        planes=SeriesUsedPlanes(
+            **{
+                plane: SeriesUsedInfo(
+                    **{**vars(used), "pixel_spacing_mm": list(used.pixel_spacing_mm)},
+                )
+                for plane, used in study.used.items()
+            }
+        ),
         not_used=[SeriesNotUsedInfo(**vars(item)) for item in study.not_used],
         skipped=study.skipped,
     )
@@ -125,7 +163,7 @@ class PredictionResponse(BaseModel):
     probability: float = Field(description="fused probability of that task", examples=[0.91])
     positive: bool = Field(description="probability >= threshold")
     threshold: float = Field(examples=[0.5])
-    planes: dict[str, PlaneResult]
+    planes: PlaneResults
     tasks: dict[str, TaskResult] = Field(
         description="every task scored, by name (abnormal, acl, meniscus where served)"
     )
@@ -221,7 +259,9 @@ def _task_result(prediction: ExamPrediction, package: ModelPackage) -> TaskResul
         probability=prediction.probability,
         positive=prediction.positive,
         threshold=prediction.threshold,
-        planes={plane: _task_plane(prediction.planes[plane]) for plane in RESPONSE_PLANES},
+        planes=TaskPlaneResults(
+            **{plane: _task_plane(prediction.planes[plane]) for plane in RESPONSE_PLANES}
+        ),
         model=_identity(prediction.task, package),
     )
 
@@ -247,7 +287,7 @@ def prediction_response(
         probability=primary.probability,
         positive=primary.positive,
         threshold=primary.threshold,
-        planes={plane: _plane(primary.planes[plane]) for plane in RESPONSE_PLANES},
+        planes=PlaneResults(**{plane: _plane(primary.planes[plane]) for plane in RESPONSE_PLANES}),
         tasks={task: _task_result(outcome.predictions[task], packages[task]) for task in scored},
         model=_identity(primary.task, packages[primary.task]),
         timing_ms=Timing(
@@ -284,12 +324,20 @@ class VolumeInfo(BaseModel):
     width: int = Field(examples=[256])
 
 
+class CaseVolumes(Planes[VolumeInfo | None]):
+    """The stored volume of each plane: null where the file is missing or unreadable."""
+
+
+class SliceRanges(Planes[list[int] | None]):
+    """[first, last] slice per plane; null where that plane has none."""
+
+
 class CaseInfo(BaseModel):
     case_id: str = Field(examples=["1130"])
-    labels: dict[str, int | None] = Field(description="0 or 1 per task; null where unknown")
-    planes: dict[str, VolumeInfo | None] = Field(description="null where the file is missing")
-    missing_planes: list[str]
-    acl_slices: dict[str, list[int] | None] | None = Field(
+    labels: Labels
+    planes: CaseVolumes
+    missing_planes: list[Plane]
+    acl_slices: SliceRanges | None = Field(
         description="first and last slice that cut the ACL per plane, where ground truth has it"
     )
 
@@ -328,12 +376,12 @@ def case_info(case: CaseEntry) -> CaseInfo:
     acl = case.acl_slices
     return CaseInfo(
         case_id=case.case_id,
-        labels=case.labels,
-        planes=planes,
+        labels=Labels(**{task: case.labels.get(task) for task in TASKS}),
+        planes=CaseVolumes(**planes),
         missing_planes=list(case.missing_planes),
         acl_slices=None
         if acl is None
-        else {plane: None if pair is None else list(pair) for plane, pair in acl.items()},
+        else SliceRanges(**{p: None if pair is None else list(pair) for p, pair in acl.items()}),
     )
 
 

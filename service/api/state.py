@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from service.api.clients import ClientSlots
 from service.api.metrics import ServiceMetrics
 from service.config import Settings
 from service.datasets.catalog import Catalog
@@ -29,10 +30,12 @@ class ServiceState:
     catalog_failure: str | None = None
     renderer: SliceRenderer = field(init=False)
     stored_predictions: AsyncMemo[StoredKey, ExamOutcome] = field(init=False)
+    upload_slots: ClientSlots = field(init=False)
 
     def __post_init__(self) -> None:
         self.renderer = SliceRenderer(self.volume_limits)
         self.stored_predictions = AsyncMemo(STORED_PREDICTIONS)
+        self.upload_slots = ClientSlots(self.settings.max_uploads_per_client)
 
     @property
     def volume_limits(self) -> VolumeLimits:

@@ -11,11 +11,17 @@ import time
 from dataclasses import dataclass
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from service.domain import Plane
 from service.errors import MRNetError
 
 Payload = dict[Plane, bytes]
+REFUSALS = (503, 429)  # come back later: the queue is full, or this client has enough in flight
+SERVER_CPU = {  # the server's own accounting on /metrics, in CPU seconds
+    "process_cpu_seconds_total": "process",
+    "mrnet_event_loop_cpu_seconds": "event_loop",
+}
 
 
 @dataclass(frozen=True)
@@ -24,8 +30,8 @@ class Sample:
     latency_ms: float
     queue_ms: float | None = None
     inference_ms: float | None = None
-    error: str | None = None  # set for every failure except a 503
-    retry_after_s: float | None = None  # a 503's Retry-After, when it gave seconds
+    error: str | None = None  # set for every failure except a refusal (503, 429)
+    retry_after_s: float | None = None  # a refusal's Retry-After, when it gave seconds
 
 
 def _ms(begun: float) -> float:
@@ -43,8 +49,8 @@ async def post_exam(client: httpx.AsyncClient, payload: Payload, task: str) -> S
     except httpx.HTTPError as error:
         return Sample(0, _ms(begun), error=type(error).__name__)
     latency = _ms(begun)
-    if response.status_code == 503:
-        return Sample(503, latency, retry_after_s=_retry_after(response))
+    if response.status_code in REFUSALS:
+        return Sample(response.status_code, latency, retry_after_s=_retry_after(response))
     if response.status_code != 200:
         return Sample(response.status_code, latency, error=f"HTTP {response.status_code}")
     try:
@@ -59,6 +65,22 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(float(response.headers["Retry-After"]), 0.0)
     except (KeyError, ValueError):
         return None  # absent, or an HTTP date, which this client does not follow
+
+
+async def server_cpu(client: httpx.AsyncClient) -> dict[str, float]:
+    """CPU seconds the server has used, whole process and event loop, from its /metrics."""
+    try:
+        response = await client.get("/metrics")
+    except httpx.HTTPError:
+        return {}
+    if response.status_code != 200:
+        return {}
+    return {
+        SERVER_CPU[sample.name]: sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+        if sample.name in SERVER_CPU
+    }
 
 
 async def wait_ready(client: httpx.AsyncClient, timeout_s: float) -> None:

@@ -15,13 +15,22 @@ import asyncio
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
 
-from service.bench.client import Payload, Sample, post_exam, served_model, wait_ready, warm_up
+from service.bench.client import (
+    REFUSALS,
+    Payload,
+    Sample,
+    post_exam,
+    served_model,
+    server_cpu,
+    wait_ready,
+    warm_up,
+)
 from service.bench.config import LoadConfig
 from service.bench.probe import ADMITTED, ProbeRequest, ProbeSample, probe
 from service.bench.timing import percentile, summarize
@@ -38,10 +47,12 @@ class Level:
     cancelled: int = 0  # in flight when the level's drain ran out
     dropped: int = 0  # open loop: arrivals not sent because too many were in flight
     probes: list[ProbeSample] = field(default_factory=list)
+    server_cpu_s: dict[str, float] = field(default_factory=dict)  # used during the level
 
     def summary(self) -> dict[str, Any]:
         ok = [s for s in self.samples if s.status == 200 and s.error is None]
         rejected = [s for s in self.samples if s.status == 503]
+        limited = [s for s in self.samples if s.status == 429]
         failed = [s for s in self.samples if s.error is not None]
         return {
             "name": self.name,
@@ -53,6 +64,7 @@ class Level:
             "ok": len(ok),
             "errors": len(failed),
             "rejected_503": len(rejected),
+            "rejected_429": len(limited),
             "cancelled": self.cancelled,
             "dropped": self.dropped,
             "error_kinds": dict(Counter(s.error for s in failed if s.error)),
@@ -61,7 +73,17 @@ class Level:
             "rejected_latency_ms": summarize([s.latency_ms for s in rejected]),
             "server_ms": _server_times(ok),
             "probe": _probe_summary(self.probes),
+            "server_cpu_s": self.server_cpu_s,
+            "server_cpu_ms_per_refusal": _per_refusal(self.server_cpu_s, rejected + limited),
         }
+
+
+def _per_refusal(cpu_s: dict[str, float], refused: list[Sample]) -> dict[str, float | None]:
+    """CPU ms per refusal: the event loop's time over the refusals (it also parsed the
+    admitted uploads, so this is an upper bound), and the whole process's (inference too)."""
+    if not refused:
+        return {name: None for name in cpu_s}
+    return {name: round(seconds * 1000 / len(refused), 3) for name, seconds in cpu_s.items()}
 
 
 def _probe_summary(probes: list[ProbeSample]) -> dict[str, Any]:
@@ -122,8 +144,21 @@ class LoadTest:
         await asyncio.gather(*pending, return_exceptions=True)
         return cancelled
 
+    async def _measured(self, level: Level, run: Awaitable[None]) -> Level:
+        """Run a level, with the server's CPU time before and after it."""
+        before = await server_cpu(self.client)
+        await run
+        after = await server_cpu(self.client)
+        level.server_cpu_s = {
+            name: round(after[name] - before[name], 3) for name in after if name in before
+        }
+        return level
+
     async def closed(self, concurrency: int) -> Level:
         level = Level(f"closed-{concurrency}", "closed", concurrency=concurrency)
+        return await self._measured(level, self._closed(level, concurrency))
+
+    async def _closed(self, level: Level, concurrency: int) -> None:
         started = time.monotonic()
         stop_at = min(started + self.config.seconds, self.deadline)
 
@@ -133,7 +168,7 @@ class LoadTest:
                 sample = await self._send(index)
                 level.samples.append(sample)
                 index += concurrency
-                if sample.status == 503:
+                if sample.status in REFUSALS:
                     await asyncio.sleep(self._pause(sample))
 
         tasks = [asyncio.create_task(client(k)) for k in range(concurrency)]
@@ -141,7 +176,6 @@ class LoadTest:
         level.cancelled = await self._drain(tasks, stop_at)
         await prober
         level.wall_s = time.monotonic() - started
-        return level
 
     async def _probe(self, level: Level, stop_at: float) -> None:
         """Refusal probes, evenly spaced, until the level stops (none at rate 0)."""
@@ -165,6 +199,9 @@ class LoadTest:
 
     async def open(self, rate: float) -> Level:
         level = Level(f"open-{rate:g}/s", "open", rate=rate)
+        return await self._measured(level, self._open(level, rate))
+
+    async def _open(self, level: Level, rate: float) -> None:
         started = time.monotonic()
         stop_at = min(started + self.config.seconds, self.deadline)
         gap, arrival = self._gaps(rate), started
@@ -181,14 +218,14 @@ class LoadTest:
             tasks.append(asyncio.create_task(record(len(tasks))))
         level.cancelled = await self._drain(tasks, stop_at)
         level.wall_s = time.monotonic() - started
-        return level
 
 
 def _progress_line(summary: dict[str, Any]) -> str:
     p50 = summary["latency_ms"]["p50"]
     return (
         f"{summary['name']}: {summary['ok']} ok, {summary['errors']} errors, "
-        f"{summary['rejected_503']} 503s, {summary['cancelled']} cancelled, "
+        f"{summary['rejected_503']} 503s, {summary['rejected_429']} 429s, "
+        f"{summary['cancelled']} cancelled, "
         f"{summary['throughput_per_s']:.3f} exams/s, p50 {'-' if p50 is None else f'{p50:.0f}'} ms"
     )
 

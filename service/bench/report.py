@@ -209,7 +209,8 @@ def format_http(report: Report) -> str:
     header = (
         f"{'level':10} {'reqs':>6} {'ok':>6} {'errors':>6} {'503':>5} {'exams/s':>8} "
         f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'503 p99':>8} {'queue p50':>9} "
-        f"{'infer p50':>9} {'probe 503s':>10} {'probe p99':>9}"
+        f"{'infer p50':>9} {'probe 503s':>10} {'probe p99':>9} {'cpu s':>6} {'loop s':>6} "
+        f"{'ms/refusal':>10}"
     )
     lines = [f"server {report['url']}  model {report.get('model', '-')}", header]
     if "machine" in report:
@@ -222,7 +223,8 @@ def format_http(report: Report) -> str:
             f"{_num(lat['p90']):>8} {_num(lat['p99']):>8} "
             f"{_num(lv['rejected_latency_ms']['p99']):>8} {_num(server['queue_p50']):>9} "
             f"{_num(server['inference_p50']):>9} {_probe_count(lv):>10} "
-            f"{_num(_probe(lv)['refused_latency_ms']['p99']):>9}"
+            f"{_num(_probe(lv)['refused_latency_ms']['p99']):>9} {_cpu(lv, 'process'):>6} "
+            f"{_cpu(lv, 'event_loop'):>6} {_per_refusal(lv):>10}"
         )
     lines += [f"note: {note}" for note in report.get("notes", [])]
     return "\n".join(lines + format_targets(report["targets"]))
@@ -237,8 +239,9 @@ def markdown_http(report: Report) -> str:
         *([machine_line(report["machine"]) + ".", ""] if "machine" in report else []),
         "| level | requests | ok | errors | 503 | exams/s | p50 ms | p90 ms | p99 ms "
         "| 503 p99 ms | server queue p50 ms | server inference p50 ms "
-        "| probe 503s / sent | probe 503 p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| probe 503s / sent | probe 503 p99 ms | server CPU s | event loop CPU s "
+        "| event loop CPU ms per refusal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for lv in report["levels"]:
         lat, server = lv["latency_ms"], lv["server_ms"]
@@ -248,6 +251,7 @@ def markdown_http(report: Report) -> str:
             _num(lat["p99"]), _num(lv["rejected_latency_ms"]["p99"]),
             _num(server["queue_p50"]), _num(server["inference_p50"]),
             _probe_count(lv), _num(_probe(lv)["refused_latency_ms"]["p99"]),
+            _cpu(lv, "process"), _cpu(lv, "event_loop"), _per_refusal(lv),
         ]  # fmt: skip
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "| target | value | wanted | result |", "|---|---:|---:|---|"]
@@ -255,6 +259,17 @@ def markdown_http(report: Report) -> str:
         verdict = {True: "met", False: "**not met**", None: "not measured"}[t["met"]]
         lines.append(f"| {t['name']} | {_num(t['value'], 3)} | {t['target']} | {verdict} |")
     return "\n".join(lines) + "\n"
+
+
+def _cpu(level: Report, name: str) -> str:
+    """CPU seconds the server used during the level ("-": its /metrics did not say)."""
+    seconds = level.get("server_cpu_s", {}).get(name)
+    return "-" if seconds is None else f"{seconds:.2f}"
+
+
+def _per_refusal(level: Report) -> str:
+    per = level.get("server_cpu_ms_per_refusal", {}).get("event_loop")
+    return "-" if per is None else f"{per:.2f}"
 
 
 def _probe(level: Report) -> Report:

@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=args.graceful_shutdown_s,
+        timeout_keep_alive=settings.keep_alive_timeout_s,
         proxy_headers=True,
     )
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from service.datasets.layout import volume_path
 from service.domain import PLANES, Plane
-from service.errors import DatasetError, InvalidQueryError, InvalidVolumeError
+from service.errors import DatasetError, InvalidExamError, InvalidQueryError, InvalidVolumeError
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ class SplitIndex:
         """The three volume files of a case; a missing plane is an invalid exam."""
         missing = self.case(case_id).missing_planes
         if missing:
-            raise InvalidVolumeError(missing[0], f"of case {case_id} in {self.where} is missing.")
+            problem = f"of case {case_id} in {self.where} is missing."
+            raise InvalidExamError([InvalidVolumeError(plane, problem) for plane in missing])
         return {plane: volume_path(self.root, self.name, plane, case_id) for plane in PLANES}
 
     def select(self, labels: Mapping[str, int]) -> list[CaseEntry]:

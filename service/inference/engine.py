@@ -99,6 +99,7 @@ class Engine:
         self._reserved_slices = 0  # admitted uploads still being read and prepared
         self._cond = threading.Condition()
         self._stopping = False
+        self._room_listeners: list[Callable[[], None]] = []
         self._worker = threading.Thread(target=self._run, name="mrnet-engine", daemon=True)
 
     @property
@@ -111,6 +112,14 @@ class Engine:
 
     def start(self) -> None:
         self._worker.start()
+
+    def on_room(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (from any thread, without the lock) whenever queue room may be free."""
+        self._room_listeners.append(listener)
+
+    def _room_freed(self) -> None:
+        for listener in self._room_listeners:
+            listener()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Finish what is queued, then end the worker."""
@@ -160,17 +169,21 @@ class Engine:
     ) -> list[Future[ExamOutcome]]:
         """Queue the jobs of one exam (one per package) together, or none of them."""
         slices = sum(job.slices for job in jobs)
-        with self._cond:
-            if reservation is not None:
-                reservation.release_locked()
-            if self._stopping:
-                raise QueueFullError(_SHUTTING_DOWN)
-            room = self.config.max_queue_slices - self._reserved_slices
-            if self._queued_slices + slices > room:
-                raise self._full()
-            self._queue.extend(jobs)
-            self._queued_slices += slices
-            self._cond.notify()
+        try:
+            with self._cond:
+                if reservation is not None:
+                    reservation.release_locked()
+                if self._stopping:
+                    raise QueueFullError(_SHUTTING_DOWN)
+                room = self.config.max_queue_slices - self._reserved_slices
+                if self._queued_slices + slices > room:
+                    raise self._full()
+                self._queue.extend(jobs)
+                self._queued_slices += slices
+                self._cond.notify()
+        finally:
+            if reservation is not None:  # its estimate may have held more than the exam takes
+                self._room_freed()
         return [job.future for job in jobs]
 
     async def predict(self, job: ExamJob, reservation: Reservation | None = None) -> ExamOutcome:
@@ -216,7 +229,9 @@ class Engine:
             gather_until = self._queue[0].enqueued + self.config.max_queue_delay_ms / 1000
             while not self._stopping and self._room_left() and time.monotonic() < gather_until:
                 self._cond.wait(gather_until - time.monotonic())
-            return self._take_batch()
+            batch = self._take_batch()
+        self._room_freed()
+        return batch
 
     def _room_left(self) -> bool:
         """True while all queued exams would still fit in one batch."""
@@ -306,7 +321,10 @@ class Reservation:
 
     def release(self) -> None:
         with self._engine._cond:
+            held = self._held
             self.release_locked()
+        if held:
+            self._engine._room_freed()
 
     def __enter__(self) -> Reservation:
         return self

@@ -18,7 +18,7 @@ from torch import Tensor
 from service.datasets.npy import NpyFormatError, VolumeLimits, load_volume, parse_volume
 from service.dicom.nifti import is_nifti, read_nifti
 from service.domain import PLANES, Plane
-from service.errors import InvalidVolumeError
+from service.errors import InvalidExamError, InvalidVolumeError
 from service.inference.engine import ExamJob
 from service.model.preprocess import InputSpec, prepare_volume
 
@@ -62,12 +62,20 @@ def _exam(
     prepare: Callable[[Plane], PreparedPlane],
     timeout_s: float,
 ) -> ExamJob:
+    """Every plane is checked, so that one error names every bad volume."""
     deadline = time.monotonic() + timeout_s
     planes: dict[Plane, Tensor] = {}
     warnings: list[str] = []
+    invalid: list[InvalidVolumeError] = []
     for plane in PLANES:
-        planes[plane], notes = prepare(plane)
+        try:
+            planes[plane], notes = prepare(plane)
+        except InvalidVolumeError as error:
+            invalid.append(error)
+            continue
         warnings.extend(notes)
+    if invalid:
+        raise InvalidExamError(invalid)
     return ExamJob(package, planes, warnings, deadline=deadline, tasks=tasks)
 
 

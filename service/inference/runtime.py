@@ -18,6 +18,7 @@ from service.dicom.caps import Part
 from service.dicom.study import Study
 from service.domain import PRIMARY_TASK, Plane
 from service.errors import UnknownTaskError
+from service.inference.admission import WaitingRoom
 from service.inference.batch import for_device
 from service.inference.config import CPU_WINOGRAD, EngineConfig
 from service.inference.engine import (
@@ -50,6 +51,8 @@ class RuntimeConfig:
     cpu_winograd: bool = CPU_WINOGRAD
     study: StudyConfig = field(default_factory=StudyConfig)
     task_packages: Mapping[str, str] = field(default_factory=dict)  # task -> package name
+    admission_wait_s: float = 0.0  # a prediction that finds the queue full waits this long
+    max_waiting_exams: int = 0
 
 
 MakeJob = Callable[[str, tuple[str, ...], InputSpec], ExamJob]
@@ -61,6 +64,7 @@ class Runtime:
     device: torch.device
     engine: Engine
     serving: dict[str, str]  # task -> the name of the package that serves it, in task order
+    waiting_room: WaitingRoom
 
     @property
     def precision(self) -> str:
@@ -104,9 +108,10 @@ class Runtime:
         """The package of each task."""
         return {task: self.package(task) for task in tasks}
 
-    def admit(self, expected_slices: int = 0) -> Reservation:
-        """Shed load early: hold queue room for an exam, or refuse before it is read."""
-        return self.engine.reserve(expected_slices)
+    async def admit(self, expected_slices: int = 0) -> Reservation:
+        """Shed load early: hold queue room for an exam (waiting for it a bounded time in
+        arrival order), or refuse before the exam is read."""
+        return await self.waiting_room.reserve(expected_slices)
 
     def _jobs(self, tasks: Sequence[str], make: MakeJob) -> list[ExamJob]:
         """One job per package that serves some of `tasks`; planes prepared once per input spec."""
@@ -224,4 +229,5 @@ def start_runtime(config: RuntimeConfig, on_batch: BatchObserver | None = None) 
     engine = Engine(packages, config.engine.for_device(device.type), on_batch)
     engine.start()
     warm_up(engine)
-    return Runtime(config, device, engine, dict(selection.serving))
+    room = WaitingRoom(engine, config.admission_wait_s, config.max_waiting_exams)
+    return Runtime(config, device, engine, dict(selection.serving), room)

@@ -43,6 +43,7 @@ def api_settings(store: Path, **overrides: Any) -> Settings:
         "max_queue_slices": 256,
         "max_queue_delay_ms": 0.0,
         "max_upload_bytes": 256 * 1024,
+        "admission_wait_ms": 0.0,  # refusals at once, unless a test waits for room
     }
     return Settings(**{**values, **overrides})
 

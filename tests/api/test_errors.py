@@ -119,6 +119,20 @@ def test_an_invalid_volume_is_refused_naming_the_plane(
     assert not any(plane in body["detail"] for plane in PLANES if plane != "coronal")
 
 
+def test_every_bad_volume_is_named_in_one_problem(client: TestClient) -> None:
+    files = {
+        **good_files(),
+        "axial": npy_file(INVALID_VOLUMES["2-d"][0], "axial"),
+        "coronal": npy_file(INVALID_VOLUMES["nan"][0], "coronal"),
+        "sagittal": npy_file(INVALID_VOLUMES["garbage"][0], "sagittal"),
+    }
+    body = assert_problem(client.post("/v1/predictions", files=files), 422, *PLANES)
+    errors = {error["field"]: error["message"] for error in body["errors"]}
+    assert sorted(errors) == sorted(PLANES)
+    assert "3-D" in errors["axial"] and "NaN" in errors["coronal"]
+    assert "not a readable .npy" in errors["sagittal"]
+
+
 def test_an_unknown_task_lists_the_served_tasks(client: TestClient) -> None:
     response = client.post("/v1/predictions", files=good_files(), data={"task": "meniscus"})
     assert_problem(response, 422, "'meniscus'", "acl", field="task")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -100,3 +101,44 @@ def test_an_upload_too_big_for_the_room_left_is_refused_before_it_is_read(
             assert small.status_code == 415
             assert engine.queued_slices == 3
         filler.result(timeout=30)
+
+
+def test_a_full_queue_makes_a_prediction_wait_for_room_not_refuse(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = api_settings(
+        store,
+        max_slices=MAX_SLICES,
+        max_batch_slices=MAX_SLICES,
+        max_queue_slices=3 * MAX_SLICES,
+        admission_wait_ms=20_000,
+        max_waiting_exams=1,
+    )
+    with serve(settings) as client:
+        engine = engine_of(client)
+        with stalled_worker(monkeypatch, engine):
+            holder = engine.reserve(3 * MAX_SLICES)  # all the room, as an upload being read
+            answers: list[int] = []
+            waiter = threading.Thread(
+                target=lambda: answers.append(
+                    client.post("/v1/predictions", files=small_exam()).status_code
+                )
+            )
+            waiter.start()
+            deadline = time.monotonic() + 10
+            while "mrnet_waiting_exams 1.0" not in client.get("/metrics").text:
+                assert time.monotonic() < deadline, "the prediction is not waiting for room"
+                time.sleep(0.02)
+            # the waiting room holds one: the next is refused at once, with a Retry-After
+            refused = client.post("/v1/predictions", files=small_exam())
+            assert_problem(refused, 503, "waiting for room")
+            assert int(refused.headers["retry-after"]) >= 1
+            assert answers == []
+            holder.release()  # room comes free: the waiter is admitted and queued
+            deadline = time.monotonic() + 10
+            while engine.queued_exams == 0:
+                assert time.monotonic() < deadline, "the waiter was not admitted"
+                time.sleep(0.02)
+        waiter.join(timeout=30)
+        assert answers == [200]
+        assert "mrnet_waiting_exams 0.0" in client.get("/metrics").text

@@ -168,7 +168,7 @@ def test_cam_overlays_follow_the_task(client: TestClient) -> None:
     assert default.content == acl.content  # acl by default
     assert meniscus.content != acl.content  # another head, another map
     assert meniscus.headers["etag"] != acl.headers["etag"]
-    assert_problem(client.get(url, params={"task": "knee"}), 422, "knee", field="task")
+    assert_problem(client.get(url, params={"task": "knee"}), 422, "knee", field="query.task")
 
 
 def test_tasks_of_two_packages_are_scored_in_one_request(store: Path, triage: ModelPackage) -> None:

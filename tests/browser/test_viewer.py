@@ -376,12 +376,13 @@ def test_keyboard_alone_reaches_every_control_in_order_with_a_visible_focus(
             break
         stops.append(stop)
     names = [name for name, _ in stops]
-    assert names[:17] == [
-        "Skip to the exam", "api-key", "Use key", "forget-key", "dataset", "split", "positives",
-        "case", "upload-axial", "upload-coronal", "upload-sagittal", "upload-submit",
-        "study-folder", "study-zip", "study-submit", "task-acl", "cam",
+    assert names[:19] == [
+        "Skip to the exam", "API docs (Swagger UI)", "ReDoc", "api-key", "Use key", "forget-key",
+        "dataset", "split", "positives", "case", "upload-axial", "upload-coronal",
+        "upload-sagittal", "upload-submit", "study-folder", "study-zip", "study-submit",
+        "task-acl", "cam",
     ]  # fmt: skip  # the task switch is one stop: its selected task
-    sliders, bars = names[17::2], names[18::2]  # each slider, then its current slice's bar only
+    sliders, bars = names[19::2], names[20::2]  # each slider, then its current slice's bar only
     assert sliders == [f"{plane}-slider" for plane in PLANES_SHOWN]
     assert len(bars) == 3 and all(re.match(r"^slice \d+, attention ", bar) for bar in bars), bars
     assert [name for name, visible in stops if not visible] == []

@@ -13,7 +13,7 @@ from service.datasets.catalog import Catalog, SplitIndex
 from service.datasets.index import build_catalog, index_dataset
 from service.datasets.npy import VolumeLimits
 from service.domain import PLANES
-from service.errors import DatasetError, InvalidQueryError, InvalidVolumeError
+from service.errors import DatasetError, InvalidExamError, InvalidQueryError
 
 from factories import write_tiny_dataset
 
@@ -193,6 +193,15 @@ def test_volume_paths_name_a_missing_plane(root: Path) -> None:
     (root / "valid" / "coronal" / "0005.npy").unlink()
     valid = _split(root)
     assert set(valid.volume_paths("0004")) == set(PLANES)
-    with pytest.raises(InvalidVolumeError, match="coronal volume of case 0005") as raised:
+    with pytest.raises(InvalidExamError, match="coronal volume of case 0005") as raised:
         valid.volume_paths("0005")
-    assert raised.value.plane == "coronal"
+    assert [volume.plane for volume in raised.value.volumes] == ["coronal"]
+
+
+def test_volume_paths_name_every_missing_plane(root: Path) -> None:
+    for plane in ("axial", "sagittal"):
+        (root / "valid" / plane / "0005.npy").unlink()
+    with pytest.raises(InvalidExamError) as raised:
+        _split(root).volume_paths("0005")
+    assert [volume.plane for volume in raised.value.volumes] == ["axial", "sagittal"]
+    assert "axial volume" in str(raised.value) and "sagittal volume" in str(raised.value)

@@ -10,7 +10,7 @@ import dataclasses
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from service.api.deps import (
     ApiKey,
@@ -24,7 +24,7 @@ from service.api.deps import (
     StateDep,
     WindowDep,
 )
-from service.api.images import PNG_RESPONSES, is_fresh, not_modified, png
+from service.api.images import PNG_RESPONSES, PngResponse, is_fresh, not_modified, png
 from service.api.problems import responses
 from service.api.schemas import (
     CaseInfo,
@@ -37,13 +37,14 @@ from service.api.schemas import (
 )
 from service.api.scoring import answer, queued
 from service.api.tasks import TaskRequest, task_request
+from service.domain import Task as TaskName
 from service.inference.engine import ExamOutcome
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], dependencies=[ApiKey])
 
 CASE = "/{dataset}/{split}/cases/{case_id}"
 CamTask = Annotated[
-    str | None,
+    TaskName | None,
     Query(description="the task whose map is drawn (default: acl, or the first served task)"),
 ]
 TasksQuery = Annotated[
@@ -51,12 +52,14 @@ TasksQuery = Annotated[
     Query(description="comma-separated tasks to score (default: every served task)"),
 ]
 TaskQuery = Annotated[
-    str | None, Query(description="one task: a synonym of tasks", deprecated=True)
+    TaskName | None, Query(description="one task: a synonym of tasks", deprecated=True)
 ]
+SliceIndex = Annotated[int, Path(description="the slice, from 0")]
 
 
 @router.get(
     "",
+    operation_id="listDatasets",
     response_model=DatasetList,
     responses=responses(401, 503),
     summary="Configured data sets: availability, splits, case counts and label tasks",
@@ -67,6 +70,7 @@ async def list_datasets(catalog: CatalogDep) -> DatasetList:
 
 @router.get(
     "/{dataset}/{split}/cases",
+    operation_id="listCases",
     response_model=CasePage,
     responses=responses(401, 404, 422, 503),
     summary="Cases of a split in case_id order, paged, optionally filtered by labels",
@@ -82,6 +86,7 @@ async def list_cases(
 
 @router.get(
     CASE,
+    operation_id="getCase",
     response_model=CaseInfo,
     responses=responses(401, 404, 503),
     summary="One case: labels, slice counts per plane, ground truth where there is some",
@@ -92,12 +97,13 @@ async def get_case(case: CaseDep) -> CaseInfo:
 
 @router.get(
     CASE + "/{plane}/slices/{index}.png",
-    response_class=Response,
+    operation_id="getSlicePng",
+    response_class=PngResponse,
     responses={**PNG_RESPONSES, **responses(401, 404, 422, 503)},
     summary="One slice as a lossless 8-bit gray PNG, optionally windowed",
 )
 async def slice_png(
-    request: Request, ref: PlaneDep, index: int, window: WindowDep, renderer: RendererDep
+    request: Request, ref: PlaneDep, index: SliceIndex, window: WindowDep, renderer: RendererDep
 ) -> Response:
     index = ref.check_slice(index)
     tag = await renderer.slice_tag(ref, index, window)
@@ -108,14 +114,15 @@ async def slice_png(
 
 @router.get(
     CASE + "/{plane}/slices/{index}/cam.png",
-    response_class=Response,
+    operation_id="getCamPng",
+    response_class=PngResponse,
     responses={**PNG_RESPONSES, **responses(401, 404, 422, 503)},
     summary="One slice in gray with the model's class activation map blended over it (RGB)",
 )
 async def cam_png(
     request: Request,
     ref: PlaneDep,
-    index: int,
+    index: SliceIndex,
     runtime: RuntimeDep,
     renderer: RendererDep,
     task: CamTask = None,
@@ -131,6 +138,7 @@ async def cam_png(
 
 @router.get(
     CASE + "/prediction",
+    operation_id="getCasePrediction",
     response_model=PredictionResponse,
     responses=responses(401, 404, 422, 503, 504),
     summary="The prediction for a stored case, every served task by default: the same body "
@@ -152,7 +160,7 @@ async def case_prediction(
     paths = split.volume_paths(case.case_id)
 
     async def predict() -> ExamOutcome:
-        with runtime.admit(case.slices) as reservation:
+        with await runtime.admit(case.slices) as reservation:
             return await queued(state, runtime.predict_stored(chosen, paths, reservation))
 
     digests = tuple(f"{t}:{models[t].digest}" for t in chosen)

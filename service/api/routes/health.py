@@ -11,13 +11,19 @@ from service.api.schemas import Health
 router = APIRouter(prefix="/health", tags=["health"])
 
 
-@router.get("/live", response_model=Health, summary="200 while the process serves")
+@router.get(
+    "/live",
+    operation_id="getLiveness",
+    response_model=Health,
+    summary="200 while the process serves",
+)
 async def live() -> Health:
     return Health(status="ok")
 
 
 @router.get(
     "/ready",
+    operation_id="getReadiness",
     response_model=Health,
     summary="200 once every served model is loaded and warm; 503 before, with the reason",
     responses={503: {"model": Health, "description": "loading, or a package failed to load"}},

@@ -13,6 +13,7 @@ router = APIRouter(prefix="/v1", tags=["models"], dependencies=[ApiKey])
 
 @router.get(
     "/models",
+    operation_id="listModels",
     response_model=ModelList,
     responses=responses(401, 503),
     summary="Served model packages, the tasks each serves, and per task its threshold and metrics",
