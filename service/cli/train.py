@@ -1,4 +1,4 @@
-"""`mrnet train`: one network per plane, the fusion, a threshold, a new package."""
+"""`mrnet train`: one network per plane shared by the tasks, per task a fusion and threshold."""
 
 from __future__ import annotations
 
@@ -15,9 +15,23 @@ from service.training.config import StageConfig, TrainConfig
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
     """The run's configuration: the options, and the dataclasses' defaults for the rest."""
+    stages = from_options(StageConfig, args, pretrain_crop=args.pretrain_crop or None)
     return from_options(
-        TrainConfig, args, planes=tuple(args.planes), stages=from_options(StageConfig, args)
+        TrainConfig, args, tasks=parse_tasks(args), planes=tuple(args.planes), stages=stages
     )
+
+
+def parse_tasks(args: argparse.Namespace) -> tuple[str, ...]:
+    """`--tasks a,b,c` (several, in this order) or `--task t` (one; default acl)."""
+    if args.tasks:
+        tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())
+        if args.task is not None and args.task not in tasks:
+            raise SystemExit(f"--task {args.task} is not among --tasks {args.tasks}")
+    else:
+        tasks = (args.task or "acl",)
+    if len(set(tasks)) != len(tasks) or not tasks:
+        raise SystemExit(f"--tasks must name each task once, not {args.tasks!r}")
+    return tasks
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,11 +41,12 @@ def run(args: argparse.Namespace) -> int:
     assembled = run_training(config_from(args), command)
     if assembled is None:
         return 0
-    report = assembled.report
-    print(
-        f"Wrote {assembled.path}: valid AUC {report['auc']}, "
-        f"attention hit rate {report.get('attention_hit_rate')}"
-    )
+    print(f"Wrote {assembled.path}")
+    for task, report in assembled.report["tasks"].items():
+        print(
+            f"  {task}: valid AUC {report['auc']}, "
+            f"attention hit rate {report.get('attention_hit_rate')}"
+        )
     return 0
 
 
@@ -48,7 +63,14 @@ def _option(parser: argparse.ArgumentParser, flag: str, dest: str, text: str, **
 def register(commands: Subcommands) -> None:
     parser = commands.add_parser("train", help="train the three plane networks and write a package")
     parser.add_argument("--data", required=True, type=Path, help="data set root, MRNet-v1.0 layout")
-    _option(parser, "--task", "task", "label task")
+    parser.add_argument("--task", help="one label task (default acl)")
+    parser.add_argument(
+        "--tasks",
+        help="several tasks on shared backbones, comma-separated (e.g. abnormal,acl,meniscus)",
+    )
+    parser.add_argument(
+        "--name", help="package name (default: the task, or 'triage' for several tasks)"
+    )
     _option(parser, "--out", "out", "model store", type=Path)
     parser.add_argument(
         "--planes",
@@ -71,8 +93,20 @@ def register(commands: Subcommands) -> None:
         parser,
         "--easy-negatives",
         "easy_per_hard",
-        "pretraining slices away from the ligament per slice within it",
+        "pretraining slices away from ligament and menisci, per slice through them",
         type=float,
+    )
+    _option(
+        parser,
+        "--pretrain-crop",
+        "pretrain_crop",
+        "centre crop of the slices in pretraining, 0 for whole slices",
+        type=int,
+    )
+    parser.add_argument(
+        "--head-exams",
+        type=int,
+        help="fit the heads and the fusion on this many train exams (default: all)",
     )
     _option(parser, "--device", "device", "auto, cpu or cuda")
     _option(parser, "--seed", "seed", "random seed", type=int)
@@ -87,7 +121,7 @@ def register(commands: Subcommands) -> None:
         "--backbone-weights", type=Path, help="torchvision AlexNet weights to start from"
     )
     parser.add_argument(
-        "--work-dir", type=Path, help="where finished planes are kept (runs/<task>-seed<S>)"
+        "--work-dir", type=Path, help="where finished planes are kept (runs/<name>-seed<S>)"
     )
     parser.add_argument("--resume", action="store_true", help="reuse finished planes")
     parser.set_defaults(handler=run)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -19,16 +20,47 @@ from service.datasets.npy import VolumeLimits, load_volume
 from service.domain import Plane
 from service.errors import DatasetError
 
+Span = list[int]  # [first, last] slice, inclusive; [] where absent
+
+# The findings whose slices a synthetic data set records, and which of them makes each
+# task positive ("abnormal": any of them).
+FINDINGS: Final = ("acl_tear", "meniscus_tear", "effusion", "bone_bruise")
+TASK_FINDINGS: Final[dict[str, tuple[str, ...]]] = {
+    "abnormal": FINDINGS,
+    "acl": ("acl_tear",),
+    "meniscus": ("meniscus_tear",),
+}
+
+
+def _in_span(span: Span, index: int) -> bool:
+    return len(span) == 2 and span[0] <= index <= span[1]
+
 
 class PlaneTruth(BaseModel):
+    """Slice-level truth of one series. `finding_slices` is absent in older data sets."""
+
     model_config = ConfigDict(extra="allow")
 
     num_slices: int
-    acl_slices: list[int] = Field(default_factory=list, max_length=2)
+    acl_slices: Span = Field(default_factory=list, max_length=2)
     tear_slices: list[int] = Field(default_factory=list)
+    meniscus_slices: Span = Field(default_factory=list, max_length=2)
+    finding_slices: dict[str, Span] | None = None
 
     def in_acl(self, index: int) -> bool:
-        return len(self.acl_slices) == 2 and self.acl_slices[0] <= index <= self.acl_slices[1]
+        return _in_span(self.acl_slices, index)
+
+    def in_menisci(self, index: int) -> bool:
+        return _in_span(self.meniscus_slices, index)
+
+    @property
+    def has_findings(self) -> bool:
+        return self.finding_slices is not None
+
+    def shows(self, task: str, index: int) -> bool:
+        """Whether slice `index` shows a finding of `task` (False without finding truth)."""
+        spans = self.finding_slices or {}
+        return any(_in_span(spans.get(name, []), index) for name in TASK_FINDINGS.get(task, ()))
 
 
 class CaseTruth(BaseModel):

@@ -62,6 +62,13 @@ def _recesses(an: Anatomy, effusion: float) -> Shape:
     return Union([pouch, posterior], blend=4.0)
 
 
+def effusion_stroke(params: CaseParams) -> Stroke | None:
+    """The recesses an effusion fills, as one stroke: where its fluid shows (None: no effusion)."""
+    if params.effusion == 0.0:
+        return None
+    return stroke(_recesses(params.anatomy, params.effusion), T.FLUID)
+
+
 def _joint_fluid(knee: Knee, an: Anatomy, effusion: float) -> list[Stroke]:
     """A thin film on the articular surfaces; an effusion thickens it and fills the recesses."""
     capsule = Grown(femoral_cartilage_zone(knee), 3.0)  # articular surfaces only

@@ -13,8 +13,15 @@ from service.synth.canvas import Labels, paint_labels
 from service.synth.contrast import OUTPUT_SIZE, render_series
 from service.synth.grid import PlaneGeometry, SliceGrid, plane_geometry
 from service.synth.params import CaseParams
-from service.synth.phantom import phantom_strokes
-from service.synth.tissues import ACL_REGION, TEAR_REGION, Tissue
+from service.synth.phantom import effusion_stroke, phantom_strokes
+from service.synth.tissues import (
+    ACL_REGION,
+    BRUISE_REGION,
+    MENISCUS_REGION,
+    MENISCUS_TEAR_REGION,
+    TEAR_REGION,
+    Tissue,
+)
 
 # Labels are evaluated at this size and upsampled to 256: 4x fewer points, ~1.1 mm pixels.
 LABEL_SIZE: Final = OUTPUT_SIZE // 2
@@ -37,12 +44,37 @@ def slices_with(labels: Labels, tissues: tuple[Tissue, ...]) -> list[int]:
     return [int(i) for i in np.flatnonzero(present)]
 
 
-def _plane_meta(labels: Labels) -> dict[str, Any]:
-    acl = slices_with(labels, ACL_REGION)
+def _span(slices: list[int]) -> list[int]:
+    """[first, last] of a list of slice indices, or [] when empty."""
+    return [slices[0], slices[-1]] if slices else []
+
+
+def _effusion_slices(labels: Labels, recesses: Labels | None) -> list[int]:
+    """Slices where the fluid of the effusion's recesses shows in the final labels."""
+    if recesses is None:
+        return []
+    visible = (recesses == int(Tissue.FLUID)) & (labels == int(Tissue.FLUID))  # (S, h, w)
+    return [int(i) for i in np.flatnonzero(visible.any(axis=(1, 2)))]
+
+
+def finding_slices(labels: Labels, recesses: Labels | None) -> dict[str, list[int]]:
+    """[first, last] slice of each finding present in one series (its tissue is visible)."""
+    found = {
+        "acl_tear": slices_with(labels, TEAR_REGION),
+        "meniscus_tear": slices_with(labels, MENISCUS_TEAR_REGION),
+        "effusion": _effusion_slices(labels, recesses),
+        "bone_bruise": slices_with(labels, BRUISE_REGION),
+    }
+    return {name: _span(slices) for name, slices in found.items() if slices}
+
+
+def _plane_meta(labels: Labels, recesses: Labels | None) -> dict[str, Any]:
     return {
         "num_slices": int(labels.shape[0]),
-        "acl_slices": [acl[0], acl[-1]] if acl else [],
+        "acl_slices": _span(slices_with(labels, ACL_REGION)),
         "tear_slices": slices_with(labels, TEAR_REGION),
+        "meniscus_slices": _span(slices_with(labels, MENISCUS_REGION)),
+        "finding_slices": finding_slices(labels, recesses),
     }
 
 
@@ -57,17 +89,20 @@ def lesion_signals(params: CaseParams) -> dict[Tissue, float]:
 
 def render_case(params: CaseParams) -> RenderedCase:
     strokes = phantom_strokes(params)
+    effusion = effusion_stroke(params)
     lesions = lesion_signals(params)
     volumes, labels, geometry = {}, {}, {}
+    recesses: dict[Plane, Labels | None] = {}
     for plane in _META_ORDER:
         geometry[plane] = plane_geometry(plane, params.slices[plane], params.pose, LABEL_SIZE)
         grid = SliceGrid.from_geometry(geometry[plane], params.pose)
         labels[plane] = paint_labels(grid, strokes)
+        recesses[plane] = None if effusion is None else paint_labels(grid, [effusion])
         rng = np.random.default_rng([params.noise_seed, _PLANE_NOISE[plane]])
         volumes[plane] = render_series(labels[plane], plane, params.contrast[plane], lesions, rng)
     meta = {
         "labels": params.labels,
         "findings": params.findings,
-        "planes": {plane: _plane_meta(labels[plane]) for plane in _META_ORDER},
+        "planes": {plane: _plane_meta(labels[plane], recesses[plane]) for plane in _META_ORDER},
     }
     return RenderedCase(volumes, labels, geometry, meta)

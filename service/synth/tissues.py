@@ -38,3 +38,8 @@ ACL_REGION: Final[tuple[Tissue, ...]] = (
 )
 # The labels that exist only where the ligament is torn: the fluid gap and the stumps in it.
 TEAR_REGION: Final[tuple[Tissue, ...]] = (Tissue.ACL_TEAR, Tissue.ACL_STUMP)
+# The menisci, intact or torn: their slices give the meniscus task its hard negatives.
+MENISCUS_REGION: Final[tuple[Tissue, ...]] = (Tissue.MENISCUS, Tissue.MENISCUS_TEAR)
+MENISCUS_TEAR_REGION: Final[tuple[Tissue, ...]] = (Tissue.MENISCUS_TEAR,)
+# A bone bruise is marrow edema.
+BRUISE_REGION: Final[tuple[Tissue, ...]] = (Tissue.EDEMA,)

@@ -1,4 +1,4 @@
-"""Turn three trained planes into a package: fusion, threshold, metrics, manifest."""
+"""Turn three trained planes into a package: per task a fusion, threshold and metrics."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from service.datasets.reader import SplitReader, read_truth
 from service.domain import PLANES, Plane
 from service.evaluation.metrics import choose_threshold
-from service.evaluation.report import Scorer, evaluate
+from service.evaluation.report import Scorer, TaskScorer, evaluate
 from service.model.network import MRNetPlane
 from service.store.manifest import Metrics, PackageDraft, TaskHead, Threshold, Training
 from service.store.writer import write_package
@@ -41,7 +41,7 @@ class Assembled:
 def _networks(runs: dict[Plane, PlaneRun], device: torch.device) -> dict[Plane, MRNetPlane]:
     networks = {}
     for plane in PLANES:
-        net = MRNetPlane()
+        net = MRNetPlane(len(next(iter(runs.values())).valid_logits[0]))
         net.load_state_dict(runs[plane].state)
         networks[plane] = net.to(device).eval()
     return networks
@@ -63,6 +63,7 @@ def _data_origin(config: TrainConfig) -> dict[str, Any]:
 def _training_record(
     config: TrainConfig, runs: dict[Plane, PlaneRun], command: str, fusion_logits: str
 ) -> Training:
+    """Seed, schedule and data origin; the sizes of the data are in its `data_command`."""
     pretrained = any(runs[p].summary.get("pretrained_on_slices") for p in PLANES)
     stages = ["pretrain-slices"] if pretrained else []
     stages += ["fit-head", "finetune-mrnet", "fit-fusion", "choose-threshold"]
@@ -74,6 +75,12 @@ def _training_record(
         epochs=config.epochs,
         stages=stages,
         pretrain_epochs=config.pretrain_epochs,
+        tasks=list(config.tasks),
+        head_fit=(
+            "scale and bias of the slice-pretrained head, per task"
+            if pretrained
+            else "class-balanced logistic regression on max-pooled features, per task"
+        ),
         fusion_fitted_on=f"train logits, {fusion_logits}",
         **_data_origin(config),
         planes={
@@ -83,17 +90,26 @@ def _training_record(
     )
 
 
-def assemble(
-    config: TrainConfig, runs: dict[Plane, PlaneRun], command: str, device: torch.device
-) -> Assembled:
-    train_labels = SplitReader(config.data, "train", config.task).label_array()
-    valid = SplitReader(config.data, "valid", config.task)
-    fusion_logits, fusion_kind = fusion_training_logits(runs)
+def fit_labels(config: TrainConfig, runs: dict[Plane, PlaneRun], task: str) -> np.ndarray[Any, Any]:
+    """One task's labels of the train exams the planes' logits were kept for."""
+    reader = SplitReader(config.data, "train", task)
+    fitted = [runs[p].summary.get("fit_cases", reader.case_ids) for p in PLANES]
+    if any(cases != fitted[0] for cases in fitted):
+        raise ValueError("the planes' heads were fitted on different train exams")
+    return np.array([reader.labels[case] for case in fitted[0]], dtype=np.int64)
+
+
+def _task_head(
+    config: TrainConfig, runs: dict[Plane, PlaneRun], row: int, valid: SplitReader
+) -> tuple[TaskScorer, Threshold, str]:
+    """One task's fusion (on train logits) and threshold (on valid)."""
+    train_labels = fit_labels(config, runs, config.tasks[row])
+    fusion_logits, fusion_kind = fusion_training_logits(runs, row)
     fusion = fit_logistic_fusion(fusion_logits, train_labels)
     valid_probs = np.array(
         [
-            fusion.probability(dict(zip(PLANES, row, strict=True)))
-            for row in plane_logit_matrix(runs, "valid")
+            fusion.probability(dict(zip(PLANES, plane_logits, strict=True)))
+            for plane_logits in plane_logit_matrix(runs, "valid", row)
         ]
     )
     point = choose_threshold(valid.label_array(), valid_probs, config.min_sensitivity)
@@ -104,17 +120,37 @@ def assemble(
         specificity=point.specificity,
         method=f"highest specificity at sensitivity >= {config.min_sensitivity:.2f} on valid",
     )
-    scorer = Scorer(_networks(runs, device), config.spec, fusion, threshold.value)
-    report = evaluate(scorer, valid, config.progress, config.bootstrap_rounds)
-    synthetic = valid.truth is not None
-    head = TaskHead(
-        task=config.task, fusion=fusion, threshold=threshold, metrics=Metrics.model_validate(report)
+    return TaskScorer(config.tasks[row], row, fusion, threshold.value), threshold, fusion_kind
+
+
+def assemble(
+    config: TrainConfig, runs: dict[Plane, PlaneRun], command: str, device: torch.device
+) -> Assembled:
+    valid = {task: SplitReader(config.data, "valid", task) for task in config.tasks}
+    heads = [_task_head(config, runs, row, valid[task]) for row, task in enumerate(config.tasks)]
+    cached = {p: runs[p].valid_embeddings for p in PLANES}
+    scorer = Scorer(
+        _networks(runs, device),
+        config.spec,
+        [head for head, _, _ in heads],
+        {p: c for p, c in cached.items() if c is not None},
     )
+    report = evaluate(scorer, valid, config.progress, config.bootstrap_rounds)
+    synthetic = next(iter(valid.values())).truth is not None
+    tasks = [
+        TaskHead(
+            task=scored.task,
+            fusion=scored.fusion,
+            threshold=threshold,
+            metrics=Metrics.model_validate(report["tasks"][scored.task]),
+        )
+        for scored, threshold, _ in heads
+    ]
     draft = PackageDraft(
-        name=config.task,
+        name=config.package_name,
         input=config.spec,
-        tasks=[head],
-        training=_training_record(config, runs, command, fusion_kind),
+        tasks=tasks,
+        training=_training_record(config, runs, command, heads[0][2]),
         intended_use=DEMO_USE if synthetic else REAL_USE,
     )
     path = write_package(config.out, draft, {p: runs[p].state for p in PLANES})

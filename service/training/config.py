@@ -29,7 +29,7 @@ class StageConfig:
     finetune_lr: float = 1e-5
     weight_decay: float = 0.01
     slice_batch: int = 32
-    easy_per_hard: float = 0.25  # pretraining negatives away from the ligament, per hard one
+    easy_per_hard: float = 0.25  # pretraining slices away from ligament and menisci, per focal one
     pretrain_crop: int | None = 128  # centre crop for slice pretraining; None: whole slices
     augmentation: Augmentation = field(default_factory=Augmentation)
     # Slice pretraining from scratch learns only with mild augmentation (measured).
@@ -48,35 +48,48 @@ def _trained_here() -> InputSpec:
 @dataclass(frozen=True)
 class TrainConfig:
     data: Path
-    task: str = "acl"
+    tasks: tuple[str, ...] = ("acl",)  # classifier rows, in order
+    name: str | None = None  # the package; None: the task, or "triage" for several
     out: Path = Path("model_store")
     planes: tuple[Plane, ...] = PLANES
     epochs: int = 3
     pretrain_epochs: int = 12
     device: str = "auto"
     seed: int = 0
-    work_dir: Path | None = None  # None: runs/<task>-seed<seed>
+    work_dir: Path | None = None  # None: runs/<package name>-seed<seed>
     resume: bool = False
     backbone_weights: Path | None = None
     min_sensitivity: float = 0.90
+    # Train exams the heads and the fusion are fitted on (None: all). After slice
+    # pretraining a head fit has two parameters per task, so a subset does, and
+    # saves the forward pass of the whole training split.
+    head_exams: int | None = None
     stages: StageConfig = field(default_factory=StageConfig)
     spec: InputSpec = field(default_factory=_trained_here)
     bootstrap_rounds: int = 1000
     progress: bool = True
 
     @property
+    def package_name(self) -> str:
+        if self.name is not None:
+            return self.name
+        return self.tasks[0] if len(self.tasks) == 1 else "triage"
+
+    @property
     def work_folder(self) -> Path:
         """Where finished planes are kept."""
-        return self.work_dir or Path(f"runs/{self.task}-seed{self.seed}")
+        return self.work_dir or Path(f"runs/{self.package_name}-seed{self.seed}")
 
     def fingerprint(self) -> dict[str, Any]:
         """What must match for a finished plane to be reused on resume."""
         return {
             "data": str(self.data.resolve()),
-            "task": self.task,
+            "tasks": list(self.tasks),
             "epochs": self.epochs,
             "pretrain_epochs": self.pretrain_epochs,
             "easy_per_hard": self.stages.easy_per_hard,
+            "pretrain_crop": self.stages.pretrain_crop,
+            "head_exams": self.head_exams,
             "seed": self.seed,
             "backbone_weights": str(self.backbone_weights) if self.backbone_weights else None,
         }

@@ -29,23 +29,33 @@ from service.training.stages import (
     finetune_epoch,
     finetune_optimizer,
     fit_head,
+    head_logits,
     init_from_scratch,
+    max_pooled,
     pooled_features,
     pretrain_optimizer,
     pretrain_slices,
+    slice_embeddings,
     volume_logits,
 )
+
+
+def split_readers(config: TrainConfig, split: str) -> list[SplitReader]:
+    """One reader (label CSV) per task of the run."""
+    return [SplitReader(config.data, split, task) for task in config.tasks]
 
 
 @dataclass
 class PlaneRun:
     plane: Plane
     state: dict[str, torch.Tensor]
-    train_logits: list[float]
-    valid_logits: list[float]
+    train_logits: list[list[float]]  # (N, T)
+    valid_logits: list[list[float]]  # (N, T)
     summary: dict[str, Any]
-    # Out-of-fold train logits for the fusion fit; None where too few exams (or an old run).
-    train_cv_logits: list[float] | None = None
+    # Out-of-fold train logits (N, T) for the fusion fit; None where too few exams (or old).
+    train_cv_logits: list[list[float]] | None = None
+    # Per-slice valid features (S, 256) by case, kept in memory for the evaluation (not saved).
+    valid_embeddings: dict[str, torch.Tensor] | None = None
 
 
 def _round_trip_float16(net: MRNetPlane) -> None:
@@ -56,7 +66,7 @@ def _round_trip_float16(net: MRNetPlane) -> None:
 
 
 def _pretrain(net: MRNetPlane, train: PlaneData, config: TrainConfig, log: list[Any]) -> bool:
-    if config.task != "acl" or not train.has_slice_truth or config.pretrain_epochs < 1:
+    if not train.has_slice_truth or config.pretrain_epochs < 1:
         return False
     optimizer = pretrain_optimizer(net, config.stages)
     for epoch in tqdm(
@@ -71,13 +81,56 @@ def _pretrain(net: MRNetPlane, train: PlaneData, config: TrainConfig, log: list[
     return True
 
 
+def mean_auc(labels: np.ndarray[Any, Any], logits: np.ndarray[Any, Any]) -> float | None:
+    """The mean over tasks of the AUC, labels and logits (N, T); None where one is undefined."""
+    aucs = [auc_or_none(labels[:, t], logits[:, t]) for t in range(labels.shape[1])]
+    known = [a for a in aucs if a is not None]
+    return float(np.mean(known)) if len(known) == len(aucs) else None
+
+
+def head_rows(count: int, wanted: int | None, seed: int) -> list[int]:
+    """The train rows the heads and the fusion are fitted on: all, or `wanted` drawn by seed.
+
+    The same rows for every plane (same split, same seed), so the fusion sees
+    each exam's three plane logits.
+    """
+    if wanted is None or wanted >= count:
+        return list(range(count))
+    return sorted(int(i) for i in np.random.default_rng(seed).permutation(count)[:wanted])
+
+
+@dataclass
+class Features:
+    """Per-slice features of every volume of a split, for the network as it stands."""
+
+    slices: list[torch.Tensor]  # N tensors (S, 256)
+    pooled: torch.Tensor  # (N, 256)
+
+    @classmethod
+    def of(cls, net: MRNetPlane, data: PlaneData, progress: bool) -> Features:
+        slices = slice_embeddings(net, data, progress)
+        return cls(slices, max_pooled(slices))
+
+
 def _finetune(
-    net: MRNetPlane, train: PlaneData, valid: PlaneData, config: TrainConfig, log: list[Any]
-) -> tuple[int, float | None]:
-    """Fine-tune, keeping the epoch (0 = after the head fit) with the best validation AUC."""
-    best_epoch, best_auc = 0, auc_or_none(valid.labels, volume_logits(net, valid, False))
-    best_state = {k: v.clone() for k, v in net.state_dict().items()}
+    net: MRNetPlane,
+    train: PlaneData,
+    valid: PlaneData,
+    valid_features: Features,
+    config: TrainConfig,
+    log: list[Any],
+) -> tuple[int, float | None, bool]:
+    """Fine-tune, keeping the epoch (0 = after the head fit) with the best mean valid AUC.
+
+    Returns the epoch, its AUC and whether the backbone changed from the one
+    `valid_features` was computed with.
+    """
+    best_epoch = 0
+    best_auc = mean_auc(valid.labels, head_logits(net, valid_features.pooled))
     log.append({"stage": "fit-head", "epoch": 0, "valid_auc": best_auc})
+    if config.epochs < 1:
+        return best_epoch, best_auc, False
+    best_state = {k: v.clone() for k, v in net.state_dict().items()}
     optimizer = finetune_optimizer(net, config.stages)
     for epoch in tqdm(
         range(1, config.epochs + 1), desc=f"{train.plane} epochs", disable=not config.progress
@@ -85,24 +138,44 @@ def _finetune(
         loss = finetune_epoch(
             net, train, optimizer, config.stages, config.seed + 100 + epoch, config.progress
         )
-        auc = auc_or_none(valid.labels, volume_logits(net, valid, False))
+        auc = mean_auc(valid.labels, volume_logits(net, valid, False))
         log.append({"stage": "finetune", "epoch": epoch, "loss": round(loss, 5), "valid_auc": auc})
         if auc is not None and (best_auc is None or auc > best_auc):
             best_epoch, best_auc = epoch, auc
             best_state = {k: v.clone() for k, v in net.state_dict().items()}
     net.load_state_dict(best_state)
-    return best_epoch, best_auc
+    return best_epoch, best_auc, best_epoch > 0
+
+
+def _cv_logits(
+    net: MRNetPlane,
+    pooled: torch.Tensor,
+    labels: np.ndarray[Any, Any],
+    config: TrainConfig,
+    keep_direction: bool,
+) -> list[list[float]] | None:
+    """Out-of-fold train logits (N, T), each task's head refitted as `fit_head` fits it."""
+    weight = net.classifier.weight.detach().double().cpu().numpy()  # (T, 256)
+    columns = []
+    for t in range(labels.shape[1]):
+        direction = weight[t] if keep_direction else None
+        column = cross_validated_logits(pooled, labels[:, t], config.seed, direction)
+        if column is None:
+            return None
+        columns.append(column)
+    return np.stack(columns, axis=1).tolist()  # type: ignore[no-any-return]  # (N, T)
 
 
 def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> PlaneRun:
+    """Pretrain, fit the heads, fine-tune; the backbone's features are computed once a stage.
+
+    The network is given its float16 values before its features are taken, so
+    heads, logits and metrics are those of the package.
+    """
     torch.manual_seed(config.seed * 10 + PLANES.index(plane))
-    train = load_plane_data(
-        SplitReader(config.data, "train", config.task), plane, config.spec, config.progress
-    )
-    valid = load_plane_data(
-        SplitReader(config.data, "valid", config.task), plane, config.spec, config.progress
-    )
-    net = MRNetPlane()
+    train = load_plane_data(split_readers(config, "train"), plane, config.spec, config.progress)
+    valid = load_plane_data(split_readers(config, "valid"), plane, config.spec, config.progress)
+    net = MRNetPlane(len(config.tasks))
     if config.backbone_weights is not None:
         load_backbone(net, config.backbone_weights)
     else:
@@ -110,14 +183,21 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     net = net.to(device)
     log: list[Any] = []
     pretrained = _pretrain(net, train, config, log)
-    fit_head(net, train, config.progress)
-    best_epoch, best_auc = _finetune(net, train, valid, config, log)
     _round_trip_float16(net)
-    cv_logits = cross_validated_logits(
-        pooled_features(net, train, config.progress), train.labels, config.seed
-    )
+    fit = train.subset(head_rows(len(train), config.head_exams, config.seed))
+    train_features = Features.of(net, fit, config.progress)
+    fit_head(net, train_features.pooled, fit.labels, keep_direction=pretrained)
+    _round_trip_float16(net)
+    valid_features = Features.of(net, valid, config.progress)
+    best_epoch, best_auc, changed = _finetune(net, train, valid, valid_features, config, log)
+    if changed:
+        _round_trip_float16(net)
+        train_features = Features.of(net, fit, config.progress)
+        valid_features = Features.of(net, valid, config.progress)
+    cv_logits = _cv_logits(net, train_features.pooled, fit.labels, config, pretrained)
     summary = {
         "plane": plane,
+        "fit_cases": fit.case_ids,
         "best_epoch": best_epoch,
         "valid_auc": best_auc,
         "pretrained_on_slices": pretrained,
@@ -127,23 +207,22 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     return PlaneRun(
         plane=plane,
         state={k: v.detach().cpu() for k, v in net.state_dict().items()},
-        train_logits=volume_logits(net, train, config.progress).tolist(),
-        valid_logits=volume_logits(net, valid, config.progress).tolist(),
+        train_logits=head_logits(net, train_features.pooled).tolist(),  # (N, T)
+        valid_logits=head_logits(net, valid_features.pooled).tolist(),
         summary=summary,
-        train_cv_logits=None if cv_logits is None else cv_logits.tolist(),
+        train_cv_logits=cv_logits,
+        valid_embeddings=dict(zip(valid.case_ids, valid_features.slices, strict=True)),
     )
 
 
 def add_cv_logits(config: TrainConfig, run: PlaneRun, device: torch.device) -> PlaneRun:
     """A finished plane from before out-of-fold logits were kept, with them computed now."""
-    train = load_plane_data(
-        SplitReader(config.data, "train", config.task), run.plane, config.spec, config.progress
-    )
-    net = MRNetPlane()
+    train = load_plane_data(split_readers(config, "train"), run.plane, config.spec, config.progress)
+    net = MRNetPlane(len(config.tasks))
     net.load_state_dict(run.state)
-    features = pooled_features(net.to(device), train, config.progress)
-    cv_logits = cross_validated_logits(features, train.labels, config.seed)
-    return replace(run, train_cv_logits=None if cv_logits is None else cv_logits.tolist())
+    keep = bool(run.summary.get("pretrained_on_slices"))
+    pooled = pooled_features(net.to(device), train, config.progress)
+    return replace(run, train_cv_logits=_cv_logits(net, pooled, train.labels, config, keep))
 
 
 def load_backbone(net: MRNetPlane, path: Path) -> None:
@@ -175,9 +254,24 @@ def save_plane_run(work_dir: Path, run: PlaneRun) -> None:
     (work_dir / f"{run.plane}.json").write_text(json.dumps(record, indent=1))
 
 
-SCHEDULE_KEYS = ("epochs", "pretrain_epochs", "easy_per_hard")
+SCHEDULE_KEYS = ("epochs", "pretrain_epochs", "easy_per_hard", "pretrain_crop")
 # What runs recorded before an option existed were trained with.
-PRE_OPTION_DEFAULTS = {"easy_per_hard": 0.25}
+PRE_OPTION_DEFAULTS = {"easy_per_hard": 0.25, "pretrain_crop": 128, "head_exams": None}
+
+
+def _upgrade_record(config: dict[str, Any]) -> dict[str, Any]:
+    """A plane record's fingerprint in today's keys (one-task runs recorded "task")."""
+    config = {**PRE_OPTION_DEFAULTS, **config}
+    if "task" in config:
+        config["tasks"] = [config.pop("task")]
+    return config
+
+
+def _matrix(logits: list[Any] | None) -> list[list[float]] | None:
+    """Logits (N, T); one-task records kept a flat list (N,)."""
+    if logits is None:
+        return None
+    return [row if isinstance(row, list) else [row] for row in logits]
 
 
 def load_plane_run(
@@ -197,29 +291,30 @@ def load_plane_run(
     def essential(fingerprint: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in fingerprint.items() if k not in ignored}
 
-    recorded = {**PRE_OPTION_DEFAULTS, **record.get("config", {})}
-    if essential(recorded) != essential(config.fingerprint()):
+    if essential(_upgrade_record(record.get("config", {}))) != essential(config.fingerprint()):
         return None
-    train_logits, valid_logits = record.pop("train_logits"), record.pop("valid_logits")
-    cv_logits = record.pop("train_cv_logits", None)
+    train_logits = _matrix(record.pop("train_logits"))
+    valid_logits = _matrix(record.pop("valid_logits"))
+    cv_logits = _matrix(record.pop("train_cv_logits", None))
+    assert train_logits is not None and valid_logits is not None
     state = load_file(str(weights_path))
     return PlaneRun(plane, state, train_logits, valid_logits, record, cv_logits)
 
 
 def plane_logit_matrix(
-    runs: dict[Plane, PlaneRun], split: str
+    runs: dict[Plane, PlaneRun], split: str, task: int = 0
 ) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """One task's logits (N, 3), planes in PLANES order."""
     columns = [runs[p].train_logits if split == "train" else runs[p].valid_logits for p in PLANES]
-    return np.array(columns, dtype=np.float64).T  # (N, 3)
+    return np.array(columns, dtype=np.float64)[:, :, task].T  # (N, 3)
 
 
 def fusion_training_logits(
-    runs: dict[Plane, PlaneRun],
+    runs: dict[Plane, PlaneRun], task: int = 0
 ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], str]:
-    """The train logits (N, 3) the fusion is fitted on, and which kind they are."""
+    """One task's train logits (N, 3) the fusion is fitted on, and which kind they are."""
     columns = [runs[p].train_cv_logits for p in PLANES]
     if all(column is not None for column in columns):
-        return np.array(
-            columns, dtype=np.float64
-        ).T, "out-of-fold (heads refitted without the exam's fold)"
-    return plane_logit_matrix(runs, "train"), "in-sample"
+        matrix = np.array(columns, dtype=np.float64)[:, :, task].T  # (N, 3)
+        return matrix, "out-of-fold (heads refitted without the exam's fold)"
+    return plane_logit_matrix(runs, "train", task), "in-sample"

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from argparse import Namespace
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from service.cli import main
+from service.cli.train import parse_tasks
 from service.datasets.reader import SplitReader
 from service.model.preprocess import InputSpec
 from service.store.loader import list_versions, load_package
 from service.training.data import load_plane_data, slice_labels
 from service.training.run import run_training
+from service.training.stages import fit_task_head
 from service.training.trainer import TrainConfig
 
 from factories import write_tiny_dataset
@@ -75,7 +79,9 @@ def test_resume_reuses_finished_planes(trained: tuple[TrainConfig, Path]) -> Non
     )
     assert again is not None and again.path.name == "2"
     restored = json.loads((config.work_dir / "sagittal.json").read_text())
-    assert restored["train_cv_logits"] == pytest.approx(first["train_cv_logits"])
+    assert np.array(restored["train_cv_logits"]) == pytest.approx(
+        np.array(first["train_cv_logits"])
+    )
     assert restored["train_logits"] == first["train_logits"]
     assert list_versions(config.out, "acl") == ["1", "2"]
 
@@ -110,9 +116,10 @@ def test_a_plane_subset_leaves_no_package_until_all_exist(tmp_path: Path) -> Non
 
 def test_slice_labels_from_ground_truth(tmp_path: Path) -> None:
     reader = SplitReader(write_tiny_dataset(tmp_path, 6, 1), "train", "acl")
-    data = load_plane_data(reader, "sagittal", InputSpec(size=64), progress=False)
+    data = load_plane_data([reader], "sagittal", InputSpec(size=64), progress=False)
+    assert data.has_slice_truth  # ACL truth without finding_slices pretrains the ACL alone
     refs = slice_labels(data, np.random.default_rng(0))
-    positives = [(data.case_ids[r.case], r.index) for r in refs if r.label == 1]
+    positives = [(data.case_ids[r.case], r.index) for r in refs if r.targets == (1,)]
     # cases 0000 and 0003 are positive with tears in slices 3 and 4
     assert len(positives) == len(set(positives))
     assert sorted(set(positives)) == [
@@ -121,15 +128,15 @@ def test_slice_labels_from_ground_truth(tmp_path: Path) -> None:
         ("0003", 3),
         ("0003", 4),
     ]
-    hard = [r for r in refs if r.label == 0 and r.index in range(2, 6)]
+    hard = [r for r in refs if not r.positive and r.index in range(2, 6)]
     assert len(hard) == 6 * 4 - 4
-    easy = [r for r in refs if r.label == 0 and r.index not in range(2, 6)]
+    easy = [r for r in refs if not r.positive and r.index not in range(2, 6)]
     available = sum(volume.shape[0] for volume in data.volumes) - 6 * 4
     assert len(easy) == len(hard) // 4 < available
-    negatives = [r for r in refs if r.label == 0]
+    negatives = [r for r in refs if not r.positive]
     assert len(negatives) == len(set(negatives))
     more = slice_labels(data, np.random.default_rng(0), easy_per_hard=1.0)
-    assert len([r for r in more if r.label == 0 and r.index not in range(2, 6)]) == min(
+    assert len([r for r in more if not r.positive and r.index not in range(2, 6)]) == min(
         available, len(hard)
     )
 
@@ -142,7 +149,114 @@ def test_evaluate_command_writes_json(trained: tuple[TrainConfig, Path], tmp_pat
     code = main([*args, "--json", str(out), "--bootstrap-rounds", "50"])
     assert code == 0
     report = json.loads(out.read_text())
-    for key in ("auc", "sensitivity", "specificity", "threshold", "attention_hit_rate"):
-        assert key in report
-    assert report["model"] == "acl/1"
-    assert set(report["planes"]["axial"]) >= {"auc", "attention_hit_rate"}
+    assert report["model"] == "acl/1" and list(report["tasks"]) == ["acl"]
+    acl = report["tasks"]["acl"]
+    for key in ("auc", "auc_ci95", "sensitivity", "specificity", "threshold"):
+        assert key in acl
+    # ACL-only ground truth: no finding slices, so only the ligament-range hit rates
+    assert "attention_hit_rate" not in acl and 0.0 <= acl["ligament_hit_rate"] <= 1.0
+    assert set(acl["planes"]["axial"]) >= {"auc", "ligament_hit_rate"}
+    assert report["mrnet_mean_auc"] is None  # one task of three
+
+
+def test_slice_labels_per_task_from_finding_slices(tmp_path: Path) -> None:
+    root = write_tiny_dataset(tmp_path, 6, 1, findings=True)
+    tasks = ("abnormal", "acl", "meniscus")
+    readers = [SplitReader(root, "train", task) for task in tasks]
+    data = load_plane_data(readers, "coronal", InputSpec(size=64), progress=False)
+    assert data.labels.shape == (6, 3) and data.has_slice_truth
+    refs = slice_labels(data, np.random.default_rng(0), easy_per_hard=0.0)
+    targets = {(data.case_ids[r.case], r.index): r.targets for r in refs}
+    # 0000 and 0003 have an ACL tear in slices 3..4; 0001, 0003, 0005 a meniscal tear in 5..6
+    assert targets[("0000", 3)] == (1, 1, 0) and targets[("0000", 5)] == (0, 0, 0)
+    assert targets[("0003", 4)] == (1, 1, 0) and targets[("0003", 6)] == (1, 0, 1)
+    assert targets[("0001", 5)] == (1, 0, 1) and targets[("0001", 3)] == (0, 0, 0)
+    assert targets[("0002", 4)] == (0, 0, 0)  # a hard negative: through ligament and menisci
+    # slices 2..6 cut the ligament or the menisci: all kept; no easy ones asked for
+    assert {index for _, index in targets} == {2, 3, 4, 5, 6}
+    assert len(targets) == len(refs) == 6 * 5
+
+
+def test_a_head_fit_after_pretraining_keeps_the_pretrained_direction() -> None:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 256))
+    labels = (features[:, 0] + 0.3 * rng.normal(size=40) > 0).astype(np.int64)
+    direction = np.zeros(256)
+    direction[0], direction[1] = 2.0, 0.5
+    weight, _ = fit_task_head(features, labels, direction)
+    scale = weight[0] / direction[0]
+    assert scale > 0 and weight == pytest.approx(direction * scale)
+    # a free fit uses every feature
+    free, _ = fit_task_head(features, labels, None)
+    assert np.count_nonzero(free) > 200
+    # a direction that ranks the exams the wrong way round falls back to the free fit
+    backwards, _ = fit_task_head(features, labels, -direction)
+    assert backwards == pytest.approx(free)
+
+
+def test_train_tasks_writes_one_package_with_a_head_per_task(tmp_path: Path) -> None:
+    data = write_tiny_dataset(tmp_path / "data", 8, 6, findings=True)
+    store, work = tmp_path / "store", tmp_path / "run"
+    # what `mrnet train --tasks meniscus,acl,abnormal` runs (at 64 pixels: the CLI's 256 is slow)
+    tasks = parse_tasks(Namespace(tasks="meniscus,acl,abnormal", task=None))
+    assert tasks == ("meniscus", "acl", "abnormal")
+    config = TrainConfig(data=data, tasks=tasks, spec=InputSpec(size=64))
+    assert config.package_name == "triage"
+    config = replace(
+        config,
+        out=store,
+        epochs=1,
+        pretrain_epochs=1,
+        device="cpu",
+        work_dir=work,
+        progress=False,
+        bootstrap_rounds=20,
+        head_exams=6,
+    )
+    assembled = run_training(config, "mrnet train --tasks meniscus,acl,abnormal")
+    assert assembled is not None and assembled.path == store / "triage" / "1"
+    package = load_package(store, "triage")
+    manifest = package.manifest
+    assert manifest.task_names == ("meniscus", "acl", "abnormal")  # the classifier row order
+    assert all(net.num_tasks == 3 for net in package.planes.values())
+    assert manifest.training.stages[0] == "pretrain-slices"
+    for head in manifest.tasks:
+        assert head.threshold.split == "valid" and 0.0 <= head.threshold.value <= 1.0
+        assert head.metrics.model_extra["task"] == head.task  # type: ignore[index]
+        assert set(head.metrics.planes) == {"axial", "coronal", "sagittal"}
+        assert head.metrics.auc is not None
+    # each task's fusion is its own, fitted on its own labels
+    fusions = {head.task: head.fusion for head in manifest.tasks}
+    assert fusions["acl"] != fusions["meniscus"]
+    record = json.loads((work / "axial.json").read_text())
+    assert len(record["fit_cases"]) == 6 and np.array(record["train_cv_logits"]).shape == (6, 3)
+    assert np.array(record["valid_logits"]).shape == (6, 3)
+    report = assembled.report
+    assert set(report["tasks"]) == {"meniscus", "acl", "abnormal"}
+    assert report["mrnet_mean_auc"] == pytest.approx(
+        np.mean([report["tasks"][t]["auc"] for t in ("abnormal", "acl", "meniscus")])
+    )
+    # the packaged planes score valid as training did (the cached features are the package's)
+    for row in range(len(manifest.task_names)):
+        with torch.no_grad():
+            logits = [package.planes["axial"](v)[0, row] for v in _valid_volumes(data, "axial")]
+        assert np.array(record["valid_logits"])[:, row] == pytest.approx(
+            [float(x) for x in logits], abs=1e-3
+        )
+
+
+def _valid_volumes(root: Path, plane: str) -> list[torch.Tensor]:
+    from service.model.preprocess import prepare_volume
+
+    reader = SplitReader(root, "valid", "acl")
+    spec = InputSpec(size=64)
+    return [prepare_volume(reader.volume(c, plane), spec).slices for c in reader.case_ids]  # type: ignore[arg-type]
+
+
+def test_task_options_and_package_names(tmp_path: Path) -> None:
+    assert parse_tasks(Namespace(tasks=None, task=None)) == ("acl",)
+    assert parse_tasks(Namespace(tasks=None, task="meniscus")) == ("meniscus",)
+    with pytest.raises(SystemExit):
+        parse_tasks(Namespace(tasks="acl,acl", task=None))
+    assert TrainConfig(data=tmp_path, tasks=("meniscus",)).package_name == "meniscus"
+    assert TrainConfig(data=tmp_path, tasks=("acl", "meniscus"), name="knee").package_name == "knee"
