@@ -103,6 +103,13 @@ def register(commands: Subcommands) -> None:
         "centre crop of the slices in pretraining, 0 for whole slices",
         type=int,
     )
+    _option(
+        parser,
+        "--pretrain-share",
+        "pretrain_share",
+        "share of the slices other than tears drawn each pretraining epoch",
+        type=float,
+    )
     parser.add_argument(
         "--head-exams",
         type=int,

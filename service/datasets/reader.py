@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -20,7 +20,7 @@ from service.datasets.npy import VolumeLimits, load_volume
 from service.domain import Plane
 from service.errors import DatasetError
 
-Span = list[int]  # [first, last] slice, inclusive; [] where absent
+Span = Annotated[list[int], Field(max_length=2)]  # [first, last] slice, inclusive; [] absent
 
 # The findings whose slices a synthetic data set records, and which of them makes each
 # task positive ("abnormal": any of them).
@@ -42,9 +42,9 @@ class PlaneTruth(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     num_slices: int
-    acl_slices: Span = Field(default_factory=list, max_length=2)
+    acl_slices: Span = Field(default_factory=list)
     tear_slices: list[int] = Field(default_factory=list)
-    meniscus_slices: Span = Field(default_factory=list, max_length=2)
+    meniscus_slices: Span = Field(default_factory=list)
     finding_slices: dict[str, Span] | None = None
 
     def in_acl(self, index: int) -> bool:

@@ -30,6 +30,7 @@ class StageConfig:
     weight_decay: float = 0.01
     slice_batch: int = 32
     easy_per_hard: float = 0.25  # pretraining slices away from ligament and menisci, per focal one
+    pretrain_share: float = 1.0  # of the slices other than tears, drawn afresh each epoch
     pretrain_crop: int | None = 128  # centre crop for slice pretraining; None: whole slices
     augmentation: Augmentation = field(default_factory=Augmentation)
     # Slice pretraining from scratch learns only with mild augmentation (measured).
@@ -89,6 +90,7 @@ class TrainConfig:
             "pretrain_epochs": self.pretrain_epochs,
             "easy_per_hard": self.stages.easy_per_hard,
             "pretrain_crop": self.stages.pretrain_crop,
+            "pretrain_share": self.stages.pretrain_share,
             "head_exams": self.head_exams,
             "seed": self.seed,
             "backbone_weights": str(self.backbone_weights) if self.backbone_weights else None,

@@ -70,7 +70,7 @@ def pretrain_slices(
     """One epoch of slice-level training; returns the mean loss."""
     device = next(net.parameters()).device
     rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    refs = slice_labels(data, rng, config.easy_per_hard)
+    refs = slice_labels(data, rng, config.easy_per_hard, config.pretrain_share)
     labels = np.array([ref.targets for ref in refs], dtype=np.int64).reshape(len(refs), -1)
     weight = positive_weight(labels).to(device)  # (T,)
     net.train()

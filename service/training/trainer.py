@@ -254,9 +254,14 @@ def save_plane_run(work_dir: Path, run: PlaneRun) -> None:
     (work_dir / f"{run.plane}.json").write_text(json.dumps(record, indent=1))
 
 
-SCHEDULE_KEYS = ("epochs", "pretrain_epochs", "easy_per_hard", "pretrain_crop")
+SCHEDULE_KEYS = ("epochs", "pretrain_epochs", "easy_per_hard", "pretrain_crop", "pretrain_share")
 # What runs recorded before an option existed were trained with.
-PRE_OPTION_DEFAULTS = {"easy_per_hard": 0.25, "pretrain_crop": 128, "head_exams": None}
+PRE_OPTION_DEFAULTS = {
+    "easy_per_hard": 0.25,
+    "pretrain_crop": 128,
+    "pretrain_share": 1.0,
+    "head_exams": None,
+}
 
 
 def _upgrade_record(config: dict[str, Any]) -> dict[str, Any]:

@@ -103,3 +103,39 @@ def test_each_plane_has_its_own_contrast(
     for plane in PLANES:
         assert _mean(case, plane, Tissue.AIR) < 15
         assert _mean(case, plane, Tissue.MENISCUS) < _mean(case, plane, Tissue.CARTILAGE)
+
+
+def _changed_slices(a: RenderedCase, b: RenderedCase, plane: str) -> list[int]:
+    return np.flatnonzero((a.volumes[plane] != b.volumes[plane]).any(axis=(1, 2))).tolist()
+
+
+def test_finding_slices_span_the_slices_each_finding_changes(
+    torn_and_intact: tuple[RenderedCase, RenderedCase],
+) -> None:
+    torn, intact = torn_and_intact
+    params = sample_case(3, TORN, seed=11)
+    without = {
+        "meniscus_tear": render_case(dataclasses.replace(params, meniscus_tear=None)),
+        "bone_bruise": render_case(dataclasses.replace(params, bone_bruise=None)),
+    }
+    for plane in PLANES:
+        spans = torn.meta["planes"][plane]["finding_slices"]
+        assert set(spans) == {"acl_tear", "meniscus_tear", "effusion", "bone_bruise"}, plane
+        tears = torn.meta["planes"][plane]["tear_slices"]
+        assert spans["acl_tear"] == [tears[0], tears[-1]]
+        assert "acl_tear" not in intact.meta["planes"][plane]["finding_slices"]
+        for finding, other in without.items():
+            changed = _changed_slices(torn, other, plane)
+            assert spans[finding] == [changed[0], changed[-1]], (plane, finding)
+            assert finding not in other.meta["planes"][plane]["finding_slices"]
+        first, last = spans["effusion"]
+        assert last - first >= 3  # the recesses fill several slices
+        menisci = torn.meta["planes"][plane]["meniscus_slices"]
+        assert menisci[0] <= spans["meniscus_tear"][0] <= spans["meniscus_tear"][1] <= menisci[1]
+
+
+def test_no_effusion_no_effusion_slices() -> None:
+    plan = dataclasses.replace(TORN, effusion=False)
+    case = render_case(sample_case(3, plan, seed=11))
+    for plane in PLANES:
+        assert "effusion" not in case.meta["planes"][plane]["finding_slices"]
