@@ -68,14 +68,25 @@ def test_mrnet_train_options_reach_the_config() -> None:
     argv = ["train", "--data", "d", "--task", "meniscus", "--seed", "4", "--planes", "sagittal"]
     argv += ["--lr", "0.5", "--easy-negatives", "2", "--epochs", "9", "--work-dir", "w"]
     config = config_from(build_parser().parse_args(argv))
-    assert (config.task, config.seed, config.planes, config.epochs) == (
-        "meniscus",
+    assert (config.tasks, config.seed, config.planes, config.epochs) == (
+        ("meniscus",),
         4,
         ("sagittal",),
         9,
     )
     assert config.stages == StageConfig(finetune_lr=0.5, easy_per_hard=2.0)
-    assert config.work_folder == Path("w")
+    assert config.work_folder == Path("w") and config.package_name == "meniscus"
+
+
+def test_mrnet_train_tasks_options_reach_the_config() -> None:
+    argv = ["train", "--data", "d", "--tasks", "abnormal,acl,meniscus", "--head-exams", "50"]
+    argv += ["--pretrain-crop", "0", "--pretrain-share", "0.3"]
+    config = config_from(build_parser().parse_args(argv))
+    assert config.tasks == ("abnormal", "acl", "meniscus") and config.head_exams == 50
+    assert config.stages == StageConfig(pretrain_crop=None, pretrain_share=0.3)
+    assert config.package_name == "triage" and config.work_folder == Path("runs/triage-seed0")
+    named = config_from(build_parser().parse_args([*argv, "--name", "knee"]))
+    assert named.package_name == "knee" and named.work_folder == Path("runs/knee-seed0")
 
 
 def test_mrnet_bench_engine_defaults_are_engine_bench_config_s() -> None:

@@ -74,22 +74,27 @@ def run(args: argparse.Namespace) -> int:
     package = load_package(Path(args.store), name, args.version, resolve_device(args.device))
     manifest = package.manifest
     tasks = [args.task] if args.task else list(manifest.task_names)
+    located = {task: manifest.locate(task) for task in tasks}
     heads = [
         TaskScorer(
             task,
-            manifest.head_index(task),
+            located[task][1],
             manifest.head(task).fusion,
             manifest.head(task).threshold.value,
+            located[task][0],
         )
         for task in tasks
     ]
     readers = {task: SplitReader(Path(args.data), args.split, task) for task in tasks}
     # On a CPU through the engine's copy of each network: the same features, faster.
-    planes = {
-        plane: CpuPlane(network) if package.device.type == "cpu" else network
-        for plane, network in package.planes.items()
-    }
-    scorer = Scorer(planes, manifest.input, heads)
+    backbones = [
+        {
+            plane: CpuPlane(network) if package.device.type == "cpu" else network
+            for plane, network in backbone.planes.items()
+        }
+        for backbone in package.backbones
+    ]
+    scorer = Scorer(backbones, manifest.input, heads)
     report = evaluate(scorer, readers, bootstrap_rounds=args.bootstrap_rounds)
     report["model"] = f"{manifest.name}/{manifest.version}"
     print(format_table(report))

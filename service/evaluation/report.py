@@ -1,7 +1,7 @@
 """Evaluate a package's plane networks and fusions on one split, for each of its tasks.
 
-Each case runs each plane's backbone once; every task reads its own row of the
-classifier from the same per-slice features (exact attribution per task).
+Each case runs each plane's backbone once; every task on it reads its own row
+of the classifier from the same per-slice features (exact attribution per task).
 
 Attention hit rates count positive cases whose top-attention slice lies inside
 the slices of the task's finding (`finding_slices` of `<split>-meta.json`:
@@ -39,22 +39,30 @@ LEADERBOARD_TASKS: Final = TASKS
 
 @dataclass(frozen=True)
 class TaskScorer:
-    """One task of a model: its classifier row, fusion and threshold."""
+    """One task of a model: its backbone, classifier row, fusion and threshold."""
 
     task: str
     row: int
     fusion: Fusion
     threshold: float
+    backbone: int = 0  # index into Scorer.backbones
+
+
+Backbone = Mapping[Plane, MRNetPlane]
 
 
 @dataclass(frozen=True)
 class Scorer:
-    """What evaluation needs of a model: the networks, their input and each task's head."""
+    """What evaluation needs of a model: the networks, their input and each task's head.
 
-    planes: Mapping[Plane, MRNetPlane]
+    A package trained here has one backbone (three plane networks) for all its
+    tasks; an imported one may have one per task. Each backbone runs once a case.
+    """
+
+    backbones: Sequence[Backbone]
     spec: InputSpec
     tasks: Sequence[TaskScorer]
-    # Per-slice features (S, 256) by plane and case, where training has them already.
+    # Per-slice features (S, 256) of backbone 0 by plane and case, where training has them.
     cached: Mapping[Plane, Mapping[str, torch.Tensor]] | None = None
 
 
@@ -76,15 +84,18 @@ class CaseScore:
     probability: float
 
 
-def _embeddings(scorer: Scorer, reader: SplitReader, case_id: str) -> dict[Plane, torch.Tensor]:
+def _embeddings(
+    scorer: Scorer, backbone: int, reader: SplitReader, case_id: str
+) -> dict[Plane, torch.Tensor]:
     out = {}
+    cached = scorer.cached if scorer.cached is not None and backbone == 0 else {}
     with torch.inference_mode():
         for plane in PLANES:
-            known = scorer.cached.get(plane, {}) if scorer.cached is not None else {}
+            known = cached.get(plane, {})
             if case_id in known:
                 out[plane] = known[case_id]
                 continue
-            network = scorer.planes[plane]
+            network = scorer.backbones[backbone][plane]
             device = next(network.parameters()).device
             prepared = prepare_volume(reader.volume(case_id, plane), scorer.spec)
             out[plane] = network.embed(prepared.slices.to(device))  # (S, 256)
@@ -97,13 +108,14 @@ def score_cases(
     """Every case scored for every task of the scorer; `readers` gives each task's labels."""
     first = readers[scorer.tasks[0].task]
     results: dict[str, list[CaseScore]] = {head.task: [] for head in scorer.tasks}
+    used = sorted({head.backbone for head in scorer.tasks})
     for case_id in tqdm(first.case_ids, desc=f"evaluate {first.split}", disable=not progress):
-        embeddings = _embeddings(scorer, first, case_id)
+        embeddings = {b: _embeddings(scorer, b, first, case_id) for b in used}
         for head in scorer.tasks:
             planes = {}
             for plane in PLANES:
-                weight, bias = scorer.planes[plane].head(head.row)
-                found = attribute(embeddings[plane], weight, bias)
+                weight, bias = scorer.backbones[head.backbone][plane].head(head.row)
+                found = attribute(embeddings[head.backbone][plane], weight, bias)
                 planes[plane] = PlaneScore(found.logit, found)
             probability = head.fusion.probability({p: planes[p].logit for p in PLANES})
             label = readers[head.task].labels[case_id]

@@ -130,7 +130,7 @@ def assemble(
     heads = [_task_head(config, runs, row, valid[task]) for row, task in enumerate(config.tasks)]
     cached = {p: runs[p].valid_embeddings for p in PLANES}
     scorer = Scorer(
-        _networks(runs, device),
+        [_networks(runs, device)],
         config.spec,
         [head for head, _, _ in heads],
         {p: c for p, c in cached.items() if c is not None},

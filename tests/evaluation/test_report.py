@@ -103,7 +103,7 @@ def test_evaluate_reports_every_task_and_the_leaderboard_mean(tmp_path: Path) ->
     manifest = package.manifest
     heads = [TaskScorer(h.task, i, h.fusion, 0.5) for i, h in enumerate(manifest.tasks)]
     readers = {h.task: SplitReader(data, "valid", h.task) for h in heads}
-    scorer = Scorer(package.planes, manifest.input, heads)
+    scorer = Scorer([package.planes], manifest.input, heads)
     report = evaluate(scorer, readers, False, bootstrap_rounds=50)
     assert report["cases"] == 6 and set(report["tasks"]) == {"abnormal", "acl", "meniscus"}
     aucs = [report["tasks"][t]["auc"] for t in ("abnormal", "acl", "meniscus")]
@@ -134,7 +134,7 @@ def test_cached_features_give_the_same_report(tmp_path: Path) -> None:
     package = load_package(_three_task_store(tmp_path), "triage")
     heads = [TaskScorer(h.task, i, h.fusion, 0.5) for i, h in enumerate(package.manifest.tasks)]
     readers = {h.task: SplitReader(data, "valid", h.task) for h in heads}
-    plain = Scorer(package.planes, package.manifest.input, heads)
+    plain = Scorer([package.planes], package.manifest.input, heads)
     reader = readers["acl"]
     cached = {
         plane: {
@@ -145,7 +145,7 @@ def test_cached_features_give_the_same_report(tmp_path: Path) -> None:
         }
         for plane in PLANES
     }
-    fast = Scorer(package.planes, package.manifest.input, heads, cached)
+    fast = Scorer([package.planes], package.manifest.input, heads, cached)
     with torch.no_grad():
         assert evaluate(fast, readers, False, 0) == evaluate(plain, readers, False, 0)
 

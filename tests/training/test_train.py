@@ -16,10 +16,10 @@ from service.cli.train import parse_tasks
 from service.datasets.reader import SplitReader
 from service.model.preprocess import InputSpec
 from service.store.loader import list_versions, load_package
+from service.training.config import TrainConfig
 from service.training.data import load_plane_data, slice_labels
 from service.training.run import run_training
 from service.training.stages import fit_task_head
-from service.training.trainer import TrainConfig
 
 from factories import write_tiny_dataset
 
