@@ -54,7 +54,7 @@ def test_layout_has_exactly_the_mrnet_files(synth: SynthSet) -> None:
 def test_label_files_are_headerless_and_match_meta(synth: SynthSet) -> None:
     for split, ids in synth.ids.items():
         meta = synth.meta(split)
-        assert meta["generator"] == "mrnet-synth" and meta["generator_version"] == 1
+        assert meta["generator"] == "mrnet-synth" and meta["generator_version"] == 2
         assert meta["seed"] == synth.seed and meta["split"] == split
         assert list(meta["cases"]) == ids
         for task in TASKS:
@@ -104,6 +104,15 @@ def test_ground_truth_slices_are_consistent(synth: SynthSet) -> None:
                 assert all(first <= s <= last for s in tears)
                 if plane == "sagittal":
                     assert bool(tears) == bool(case["labels"]["acl"])
+                spans = truth["finding_slices"]
+                # a finding shows in a series only if the case has it
+                assert set(spans) <= set(case["findings"]) - {"acl_degeneration"}
+                assert ("acl_tear" in spans) == bool(tears)
+                for low, high in spans.values():
+                    assert 0 <= low <= high < truth["num_slices"]
+            # each finding of the case shows in at least one of its series
+            shown = {name for truth in case["planes"].values() for name in truth["finding_slices"]}
+            assert shown == set(case["findings"]) - {"acl_degeneration"}
 
 
 def test_same_seed_gives_identical_bytes_whatever_the_workers(
