@@ -16,10 +16,19 @@ OUT=${OUT:-model_store}
 WORK=${WORK:-runs/demo}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 [ -f "$DATA/train-acl.csv" ] || .venv/bin/mrnet synth --out "$DATA" --train 300 --valid 100 --seed 2026
+# The backbones start from the ACL demo package acl/2 (trained by this script's earlier
+# version on the same generator's images; in git at 7cc9dcb), one per plane.
+START=${START:-$WORK/start}
+mkdir -p "$START"
+for plane in axial coronal sagittal; do
+    [ -f "$START/$plane.safetensors" ] ||
+        git show "7cc9dcb:model_store/acl/2/$plane.safetensors" > "$START/$plane.safetensors"
+done
 train() {
     .venv/bin/mrnet train --data "$DATA" --tasks abnormal,acl,meniscus --name triage \
         --out "$OUT" --epochs 0 --pretrain-crop 128 --easy-negatives 0.25 --pretrain-share 0.3 \
-        --head-exams 120 --seed 0 --device "${DEVICE:-auto}" --work-dir "$WORK" "$@"
+        --head-exams 120 --backbone-weights "$START/{plane}.safetensors" --seed 0 \
+        --device "${DEVICE:-auto}" --work-dir "$WORK" "$@"
 }
 train --planes axial --pretrain-epochs 4
 train --planes coronal --pretrain-epochs 5

@@ -177,7 +177,7 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     valid = load_plane_data(split_readers(config, "valid"), plane, config.spec, config.progress)
     net = MRNetPlane(len(config.tasks))
     if config.backbone_weights is not None:
-        load_backbone(net, config.backbone_weights)
+        load_backbone(net, plane_path(config.backbone_weights, plane))
     else:
         init_from_scratch(net)
     net = net.to(device)
@@ -223,6 +223,11 @@ def add_cv_logits(config: TrainConfig, run: PlaneRun, device: torch.device) -> P
     keep = bool(run.summary.get("pretrained_on_slices"))
     pooled = pooled_features(net.to(device), train, config.progress)
     return replace(run, train_cv_logits=_cv_logits(net, pooled, train.labels, config, keep))
+
+
+def plane_path(path: Path, plane: Plane) -> Path:
+    """`path` with "{plane}" in it replaced by the plane: one start per plane."""
+    return Path(str(path).replace("{plane}", plane))
 
 
 def load_backbone(net: MRNetPlane, path: Path) -> None:
