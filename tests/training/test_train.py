@@ -262,3 +262,25 @@ def test_task_options_and_package_names(tmp_path: Path) -> None:
         parse_tasks(Namespace(tasks="acl,acl", task=None))
     assert TrainConfig(data=tmp_path, tasks=("meniscus",)).package_name == "meniscus"
     assert TrainConfig(data=tmp_path, tasks=("acl", "meniscus"), name="knee").package_name == "knee"
+
+
+def test_backbone_weights_can_name_one_file_per_plane(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from service.model.network import MRNetPlane
+    from service.training.trainer import load_backbone, plane_path
+
+    torch.manual_seed(0)
+    sources = {plane: MRNetPlane() for plane in ("axial", "coronal", "sagittal")}
+    for plane, net in sources.items():
+        save_file(
+            {k: v.contiguous() for k, v in net.state_dict().items()},
+            tmp_path / f"{plane}.safetensors",
+        )
+    pattern = tmp_path / "{plane}.safetensors"
+    assert plane_path(pattern, "coronal") == tmp_path / "coronal.safetensors"
+    three = MRNetPlane(3)  # the tasks' heads are not taken from the file
+    load_backbone(three, plane_path(pattern, "coronal"))
+    for name, tensor in three.features.state_dict().items():
+        assert torch.equal(tensor, sources["coronal"].features.state_dict()[name])
+        assert not torch.equal(tensor, sources["axial"].features.state_dict()[name])
