@@ -24,7 +24,6 @@ from service.domain import PLANES, Plane
 from service.inference.cpu_plane import CpuPlane
 from service.inference.predictor import ExamPrediction, PlanePrediction, fuse
 from service.model.attribution import attribute_heads
-from service.model.fusion import sigmoid
 from service.model.network import MRNetPlane
 from service.store.loader import LoadedBackbone, ModelPackage
 
@@ -84,7 +83,7 @@ def _plane_predictions(
     predictions = []
     for part, length, heads in zip(torch.split(features, lengths), lengths, rows, strict=True):
         results = attribute_heads(part, weight[heads], bias[heads])  # part: (length, 256)
-        predictions.append([PlanePrediction(r.logit, sigmoid(r.logit), length, r) for r in results])
+        predictions.append([PlanePrediction.of(r, length) for r in results])
     return predictions
 
 

@@ -30,6 +30,11 @@ class PlanePrediction:
     num_slices: int
     attribution: SliceAttribution
 
+    @classmethod
+    def of(cls, result: SliceAttribution, num_slices: int) -> PlanePrediction:
+        """A plane's prediction from its attribution: the logit and its probability."""
+        return cls(result.logit, sigmoid(result.logit), num_slices, result)
+
 
 @dataclass(frozen=True)
 class ExamPrediction:
@@ -41,10 +46,6 @@ class ExamPrediction:
     threshold: float
     planes: dict[Plane, PlanePrediction]
     warnings: list[str] = field(default_factory=list)
-
-
-def _plane_prediction(result: SliceAttribution, num_slices: int) -> PlanePrediction:
-    return PlanePrediction(result.logit, sigmoid(result.logit), num_slices, result)
 
 
 def score_plane(
@@ -76,7 +77,7 @@ def score_plane_heads(
         embeddings = network.embed(prepared.slices.to(device))  # (S, 256)
         weight, bias = network.classifier.weight, network.classifier.bias  # (T, 256), (T,)
         results = attribute_heads(embeddings, weight[list(rows)], bias[list(rows)])
-    predictions = [_plane_prediction(r, prepared.original_shape[0]) for r in results]
+    predictions = [PlanePrediction.of(r, prepared.original_shape[0]) for r in results]
     return predictions, [f"The {plane} volume {warning}." for warning in prepared.warnings]
 
 
