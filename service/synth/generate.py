@@ -37,7 +37,7 @@ from service.synth.sampling import sample_case
 from service.synth.study import study_series
 
 GENERATOR: Final = "mrnet-synth"
-GENERATOR_VERSION: Final = 2
+GENERATOR_VERSION: Final = 3
 FORMATS: Final = ("npy", "dicom")  # npy is the data set; dicom adds a study per case
 
 

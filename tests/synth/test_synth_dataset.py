@@ -54,7 +54,7 @@ def test_layout_has_exactly_the_mrnet_files(synth: SynthSet) -> None:
 def test_label_files_are_headerless_and_match_meta(synth: SynthSet) -> None:
     for split, ids in synth.ids.items():
         meta = synth.meta(split)
-        assert meta["generator"] == "mrnet-synth" and meta["generator_version"] == 2
+        assert meta["generator"] == "mrnet-synth" and meta["generator_version"] == 3
         assert meta["seed"] == synth.seed and meta["split"] == split
         assert list(meta["cases"]) == ids
         for task in TASKS:
