@@ -115,6 +115,21 @@ def register(commands: Subcommands) -> None:
         type=int,
         help="fit the heads and the fusion on this many train exams (default: all)",
     )
+    _option(
+        parser,
+        "--head-fit",
+        "head_fit",
+        "after pretraining, refit each head freely (free) or only the pretrained head's scale "
+        "(direction)",
+        choices=("free", "direction"),
+    )
+    _option(
+        parser,
+        "--head-c",
+        "head_c",
+        "inverse L2 strength of the free head fit",
+        type=float,
+    )
     _option(parser, "--device", "device", "auto, cpu or cuda")
     _option(parser, "--seed", "seed", "random seed", type=int)
     _option(

@@ -78,8 +78,9 @@ def _training_record(
         tasks=list(config.tasks),
         head_fit=(
             "scale and bias of the slice-pretrained head, per task"
-            if pretrained
-            else "class-balanced logistic regression on max-pooled features, per task"
+            if all(runs[p].summary.get("head_fit") == "direction" for p in PLANES)
+            else "class-balanced logistic regression on max-pooled features, per task, "
+            f"L2 with C = {config.head_c}"
         ),
         fusion_fitted_on=f"train logits, {fusion_logits}",
         **_data_origin(config),

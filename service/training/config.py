@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from service.model.preprocess import InputSpec
 
 
+HEAD_FITS = ("free", "direction")
+
+
 @dataclass(frozen=True)
 class Augmentation:
     max_rotation_deg: float = 25.0
@@ -65,10 +68,22 @@ class TrainConfig:
     # pretraining a head fit has two parameters per task, so a subset does, and
     # saves the forward pass of the whole training split.
     head_exams: int | None = None
+    # How each task's head is refitted on the pooled features after slice pretraining:
+    # "free" fits all 256 weights (L2, inverse strength head_c), "direction" only the
+    # scale and bias of the slice-pretrained head. Without pretraining the fit is free.
+    head_fit: str = "free"
+    head_c: float = 0.1
     stages: StageConfig = field(default_factory=StageConfig)
     spec: InputSpec = field(default_factory=_trained_here)
     bootstrap_rounds: int = 1000
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.head_fit not in HEAD_FITS:
+            known = ", ".join(HEAD_FITS)
+            raise ValueError(f"head_fit must be one of {known}, got {self.head_fit!r}")
+        if self.head_c <= 0:
+            raise ValueError(f"head_c must be positive, got {self.head_c}")
 
     @property
     def package_name(self) -> str:
@@ -92,6 +107,8 @@ class TrainConfig:
             "pretrain_crop": self.stages.pretrain_crop,
             "pretrain_share": self.stages.pretrain_share,
             "head_exams": self.head_exams,
+            "head_fit": self.head_fit,
+            "head_c": self.head_c,
             "seed": self.seed,
             "backbone_weights": str(self.backbone_weights) if self.backbone_weights else None,
         }

@@ -134,8 +134,11 @@ def task_loss(logits: Tensor, targets: Tensor, pos_weight: Tensor) -> Tensor:
     return per_task.sum()
 
 
-def _head_model() -> LogisticRegression:
-    return LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+DEFAULT_HEAD_C = 0.1
+
+
+def _head_model(c: float = 1.0) -> LogisticRegression:
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
 
 
 Head = tuple[npt.NDArray[np.float64], float]  # weights (256,) and bias of one task
@@ -145,17 +148,21 @@ def fit_task_head(
     features: npt.NDArray[np.float64],
     labels: npt.NDArray[np.int64],
     direction: npt.NDArray[np.float64] | None,
+    c: float = DEFAULT_HEAD_C,
 ) -> Head:
     """One task's head on max-pooled features (N, 256), class-balanced logistic regression.
 
-    With a `direction` (the head that slice pretraining trained on the finding
-    slices) only its scale and the bias are fitted: the head keeps reading the
-    features that mark the finding's slices, and cannot pick up evidence that
-    merely goes with the label elsewhere in the exam (an effusion with a torn
-    ACL), which would move the attention off the finding. A free fit of 256
-    weights on a few hundred exams also separates the training exams perfectly.
-    Without a direction, or where the pretrained one ranks the exams the wrong
-    way round, all 256 weights are fitted, as the published method does.
+    Without a `direction` all 256 weights are fitted, as the published method
+    fits its linear unit, with an L2 penalty of inverse strength `c`. With one
+    (the head that slice pretraining trained on the finding slices) only its
+    scale and the bias are fitted, so the head reads only the features that
+    mark the finding's slices; where that direction ranks the exams the wrong
+    way round, the fit is free.
+
+    On the demo's synthetic data (triage/1's axial backbone, 300 train and 100
+    valid exams) the free fit at c = 0.1 ranked ACL exams far better than the
+    scale fit (valid AUC 0.92 against 0.74) with as many attention hits inside
+    the tear (0.82 against 0.84); c = 1 gave 0.93 and 0.76, c = 0.01 0.91 and 0.84.
     """
     if direction is not None:
         score = features @ direction  # (N,)
@@ -163,23 +170,27 @@ def fit_task_head(
         scale = float(model.coef_[0, 0])
         if scale > 0:
             return direction * scale, float(model.intercept_[0])
-    model = _head_model().fit(features, labels)
+    model = _head_model(c).fit(features, labels)
     return model.coef_[0].astype(np.float64), float(model.intercept_[0])
 
 
 def fit_head(
-    net: MRNetPlane, pooled: Tensor, labels: npt.NDArray[np.int64], keep_direction: bool
+    net: MRNetPlane,
+    pooled: Tensor,
+    labels: npt.NDArray[np.int64],
+    keep_direction: bool,
+    c: float = DEFAULT_HEAD_C,
 ) -> None:
     """Refit each task's row of the linear unit on max-pooled features (N, 256), labels (N, T).
 
-    See `fit_task_head`; `keep_direction` after slice pretraining.
+    See `fit_task_head`; `keep_direction` fits the scale of the present rows only.
     """
     features = pooled.double().numpy()  # (N, 256)
     weight = net.classifier.weight.detach().double().cpu().numpy()  # (T, 256)
     with torch.no_grad():
         for t in range(labels.shape[1]):
             direction = weight[t] if keep_direction else None
-            row, bias = fit_task_head(features, labels[:, t], direction)
+            row, bias = fit_task_head(features, labels[:, t], direction, c)
             net.classifier.weight[t].copy_(torch.from_numpy(row).to(net.classifier.weight))
             net.classifier.bias[t] = bias
 
@@ -216,6 +227,7 @@ def cross_validated_logits(
     seed: int,
     direction: npt.NDArray[np.float64] | None = None,
     folds: int = 5,
+    c: float = DEFAULT_HEAD_C,
 ) -> npt.NDArray[np.float64] | None:
     """One task's out-of-fold logits (N,): each exam scored by a head refitted without its fold.
 
@@ -232,7 +244,7 @@ def cross_validated_logits(
     logits = np.zeros(len(labels), dtype=np.float64)
     split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, labels)
     for fit_rows, held_out in split:
-        weight, bias = fit_task_head(x[fit_rows], labels[fit_rows], direction)
+        weight, bias = fit_task_head(x[fit_rows], labels[fit_rows], direction, c)
         logits[held_out] = x[held_out] @ weight + bias
     return logits
 

@@ -159,7 +159,9 @@ def _cv_logits(
     columns = []
     for t in range(labels.shape[1]):
         direction = weight[t] if keep_direction else None
-        column = cross_validated_logits(pooled, labels[:, t], config.seed, direction)
+        column = cross_validated_logits(
+            pooled, labels[:, t], config.seed, direction, c=config.head_c
+        )
         if column is None:
             return None
         columns.append(column)
@@ -186,7 +188,8 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     _round_trip_float16(net)
     fit = train.subset(head_rows(len(train), config.head_exams, config.seed))
     train_features = Features.of(net, fit, config.progress)
-    fit_head(net, train_features.pooled, fit.labels, keep_direction=pretrained)
+    keep_direction = pretrained and config.head_fit == "direction"
+    fit_head(net, train_features.pooled, fit.labels, keep_direction, config.head_c)
     _round_trip_float16(net)
     valid_features = Features.of(net, valid, config.progress)
     best_epoch, best_auc, changed = _finetune(net, train, valid, valid_features, config, log)
@@ -194,13 +197,14 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
         _round_trip_float16(net)
         train_features = Features.of(net, fit, config.progress)
         valid_features = Features.of(net, valid, config.progress)
-    cv_logits = _cv_logits(net, train_features.pooled, fit.labels, config, pretrained)
+    cv_logits = _cv_logits(net, train_features.pooled, fit.labels, config, keep_direction)
     summary = {
         "plane": plane,
         "fit_cases": fit.case_ids,
         "best_epoch": best_epoch,
         "valid_auc": best_auc,
         "pretrained_on_slices": pretrained,
+        "head_fit": "direction" if keep_direction else "free",
         "history": log,
         "config": config.fingerprint(),
     }
@@ -220,7 +224,8 @@ def add_cv_logits(config: TrainConfig, run: PlaneRun, device: torch.device) -> P
     train = load_plane_data(split_readers(config, "train"), run.plane, config.spec, config.progress)
     net = MRNetPlane(len(config.tasks))
     net.load_state_dict(run.state)
-    keep = bool(run.summary.get("pretrained_on_slices"))
+    recorded = "direction" if run.summary.get("pretrained_on_slices") else "free"
+    keep = run.summary.get("head_fit", recorded) == "direction"
     pooled = pooled_features(net.to(device), train, config.progress)
     return replace(run, train_cv_logits=_cv_logits(net, pooled, train.labels, config, keep))
 
@@ -266,6 +271,8 @@ PRE_OPTION_DEFAULTS = {
     "pretrain_crop": 128,
     "pretrain_share": 1.0,
     "head_exams": None,
+    "head_fit": "direction",  # runs before the option refitted the pretrained head's scale
+    "head_c": 1.0,
 }
 
 

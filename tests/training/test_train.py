@@ -196,6 +196,46 @@ def test_a_head_fit_after_pretraining_keeps_the_pretrained_direction() -> None:
     assert backwards == pytest.approx(free)
 
 
+def test_the_free_head_fit_is_regularised_by_head_c() -> None:
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(60, 256))
+    labels = (features[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(np.int64)
+    weak, _ = fit_task_head(features, labels, None, c=0.01)
+    strong, _ = fit_task_head(features, labels, None, c=10.0)
+    assert np.linalg.norm(weak) < 0.5 * np.linalg.norm(strong)
+    assert int(np.argmax(np.abs(weak))) == 0  # the one informative feature leads
+
+
+def test_head_fit_options_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="head_fit"):
+        TrainConfig(data=tmp_path, head_fit="sideways")
+    with pytest.raises(ValueError, match="head_c"):
+        TrainConfig(data=tmp_path, head_c=0.0)
+    assert TrainConfig(data=tmp_path).fingerprint()["head_fit"] == "free"
+
+
+@pytest.mark.parametrize("head_fit", ["free", "direction"])
+def test_after_pretraining_the_head_is_refitted_as_asked(tmp_path: Path, head_fit: str) -> None:
+    data = write_tiny_dataset(tmp_path / "data", 8, 6, findings=True)
+    config = TrainConfig(
+        data=data,
+        tasks=("acl", "meniscus"),
+        out=tmp_path / "store",
+        planes=("axial",),
+        epochs=0,
+        pretrain_epochs=1,
+        device="cpu",
+        work_dir=tmp_path / "run",
+        progress=False,
+        spec=InputSpec(size=64),
+        head_fit=head_fit,
+    )
+    assert run_training(config, "mrnet train --planes axial") is None  # one plane of three
+    record = json.loads((tmp_path / "run" / "axial.json").read_text())
+    assert record["pretrained_on_slices"] and record["head_fit"] == head_fit
+    assert record["config"]["head_fit"] == head_fit
+
+
 def test_train_tasks_writes_one_package_with_a_head_per_task(tmp_path: Path) -> None:
     data = write_tiny_dataset(tmp_path / "data", 8, 6, findings=True)
     store, work = tmp_path / "store", tmp_path / "run"
