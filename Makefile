@@ -33,8 +33,8 @@ $(TS_STAMP): $(TS_DIR)/package-lock.json
 install: $(STAMP) $(TS_STAMP)
 
 lint: install
-	$(BIN)/ruff check service tests
-	$(BIN)/ruff format --check service tests
+	$(BIN)/ruff check service tests scripts
+	$(BIN)/ruff format --check service tests scripts
 	$(BIN)/mypy
 
 test: lint
