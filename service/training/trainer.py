@@ -264,7 +264,16 @@ def save_plane_run(work_dir: Path, run: PlaneRun) -> None:
     (work_dir / f"{run.plane}.json").write_text(json.dumps(record, indent=1))
 
 
-SCHEDULE_KEYS = ("epochs", "pretrain_epochs", "easy_per_hard", "pretrain_crop", "pretrain_share")
+# A plane's own schedule: planes trained by separate runs may differ in these (each
+# plane's record keeps its own), including the weights the plane started from.
+SCHEDULE_KEYS = (
+    "epochs",
+    "pretrain_epochs",
+    "easy_per_hard",
+    "pretrain_crop",
+    "pretrain_share",
+    "backbone_weights",
+)
 # What runs recorded before an option existed were trained with.
 PRE_OPTION_DEFAULTS = {
     "easy_per_hard": 0.25,

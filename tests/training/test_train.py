@@ -102,13 +102,22 @@ def test_a_plane_subset_leaves_no_package_until_all_exist(tmp_path: Path) -> Non
     assert run_training(config, "subset") is None
     assert (tmp_path / "run" / "axial.safetensors").is_file()
     assert list_versions(tmp_path / "store", "acl") == []
-    # the other planes, with another schedule, in a second run: the package appears
-    rest = replace(config, planes=("coronal", "sagittal"), pretrain_epochs=1)
+    # the other planes, with another schedule and starting from the axial network's
+    # backbone, in a second run: the package appears
+    start = tmp_path / "run" / "{plane}.safetensors"
+    rest = replace(
+        config,
+        planes=("coronal", "sagittal"),
+        pretrain_epochs=1,
+        backbone_weights=Path(str(start).replace("{plane}", "axial")),
+    )
     assembled = run_training(rest, "the rest")
     assert assembled is not None
     planes = load_package(rest.out, "acl").manifest.training.model_extra["planes"]  # type: ignore[index]
     assert planes["axial"]["config"]["pretrain_epochs"] == 0
+    assert planes["axial"]["config"]["backbone_weights"] is None
     assert planes["sagittal"]["config"]["pretrain_epochs"] == 1
+    assert planes["sagittal"]["config"]["backbone_weights"].endswith("axial.safetensors")
     # another seed is other training: nothing is reused, so no package
     other = replace(config, seed=1, planes=("coronal",))
     assert run_training(other, "other seed") is None
