@@ -119,9 +119,10 @@ def register(commands: Subcommands) -> None:
         parser,
         "--head-fit",
         "head_fit",
-        "after pretraining, refit each head freely (free) or only the pretrained head's scale "
-        "(direction)",
-        choices=("free", "direction"),
+        "refit each head on all 256 pooled features adjusted for the other findings' labels "
+        "(adjusted), without the adjustment (free), or after pretraining only the pretrained "
+        "head's scale (direction)",
+        choices=("adjusted", "free", "direction"),
     )
     _option(
         parser,

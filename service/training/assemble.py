@@ -81,11 +81,20 @@ def _training_record(
             if all(runs[p].summary.get("head_fit") == "direction" for p in PLANES)
             else "class-balanced logistic regression on max-pooled features, per task, "
             f"L2 with C = {config.head_c}"
+            + (
+                ", adjusted for the other findings' labels (acl for meniscus, meniscus for acl)"
+                if config.head_fit == "adjusted"
+                else ""
+            )
         ),
         fusion_fitted_on=f"train logits, {fusion_logits}",
         **_data_origin(config),
         planes={
-            p: {k: runs[p].summary[k] for k in ("best_epoch", "valid_auc", "config", "history")}
+            p: {
+                k: runs[p].summary[k]
+                for k in ("best_epoch", "valid_auc", "config", "history", "started_from")
+                if k in runs[p].summary
+            }
             for p in PLANES
         },
     )

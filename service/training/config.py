@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from service.model.preprocess import InputSpec
 
 
-HEAD_FITS = ("free", "direction")
+HEAD_FITS = ("adjusted", "free", "direction")
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,11 @@ class TrainConfig:
     # pretraining a head fit has two parameters per task, so a subset does, and
     # saves the forward pass of the whole training split.
     head_exams: int | None = None
-    # How each task's head is refitted on the pooled features after slice pretraining:
-    # "free" fits all 256 weights (L2, inverse strength head_c), "direction" only the
-    # scale and bias of the slice-pretrained head. Without pretraining the fit is free.
-    head_fit: str = "free"
+    # How each task's head is refitted on the pooled features: "adjusted" fits all 256
+    # weights (L2, inverse strength head_c) adjusted for the other findings' labels
+    # (stages.fit_task_head), "free" the same without the adjustment, "direction" (after
+    # slice pretraining) only the scale and bias of the slice-pretrained head.
+    head_fit: str = "adjusted"
     head_c: float = 0.1
     stages: StageConfig = field(default_factory=StageConfig)
     spec: InputSpec = field(default_factory=_trained_here)

@@ -135,6 +135,10 @@ def task_loss(logits: Tensor, targets: Tensor, pos_weight: Tensor) -> Tensor:
 
 
 DEFAULT_HEAD_C = 0.1
+# The other findings' labels enter an adjusted head fit at this scale (0 or 10), so the
+# L2 penalty barely holds their coefficients back and they take the label's share
+# that goes with the other findings.
+NUISANCE_SCALE = 10.0
 
 
 def _head_model(c: float = 1.0) -> LogisticRegression:
@@ -149,11 +153,18 @@ def fit_task_head(
     labels: npt.NDArray[np.int64],
     direction: npt.NDArray[np.float64] | None,
     c: float = DEFAULT_HEAD_C,
+    nuisance: npt.NDArray[np.float64] | None = None,
 ) -> Head:
     """One task's head on max-pooled features (N, 256), class-balanced logistic regression.
 
     Without a `direction` all 256 weights are fitted, as the published method
-    fits its linear unit, with an L2 penalty of inverse strength `c`. With one
+    fits its linear unit, with an L2 penalty of inverse strength `c`. With
+    `nuisance` (N, K), the labels of other findings (see `nuisance_labels`),
+    the fit is adjusted for them: they enter the regression beside the
+    features, and their fitted effect at its training mean goes into the bias.
+    The head then needs no weight on features of a finding that merely goes
+    with its own (a torn ACL with a meniscal tear), which would put its
+    attention on that other finding's slices. With a `direction`
     (the head that slice pretraining trained on the finding slices) only its
     scale and the bias are fitted, so the head reads only the features that
     mark the finding's slices; where that direction ranks the exams the wrong
@@ -170,8 +181,29 @@ def fit_task_head(
         scale = float(model.coef_[0, 0])
         if scale > 0:
             return direction * scale, float(model.intercept_[0])
-    model = _head_model(c).fit(features, labels)
-    return model.coef_[0].astype(np.float64), float(model.intercept_[0])
+    if nuisance is None or nuisance.shape[1] == 0:
+        model = _head_model(c).fit(features, labels)
+        return model.coef_[0].astype(np.float64), float(model.intercept_[0])
+    scaled = NUISANCE_SCALE * nuisance  # (N, K)
+    model = _head_model(c).fit(np.hstack([features, scaled]), labels)
+    weights = model.coef_[0].astype(np.float64)  # (256 + K,)
+    width = features.shape[1]
+    mean_effect = float(scaled.mean(axis=0) @ weights[width:])
+    return weights[:width], float(model.intercept_[0]) + mean_effect
+
+
+def nuisance_labels(
+    tasks: tuple[str, ...], labels: npt.NDArray[np.int64], row: int
+) -> npt.NDArray[np.float64] | None:
+    """The labels (N, K) a head of `tasks[row]` is adjusted for: the other specific findings.
+
+    acl is adjusted for meniscus and meniscus for acl; abnormal (any finding)
+    for nothing, since every finding is evidence for it. None where there is none.
+    """
+    if tasks[row] == "abnormal":
+        return None
+    others = [t for t, task in enumerate(tasks) if t != row and task != "abnormal"]
+    return labels[:, others].astype(np.float64) if others else None
 
 
 def fit_head(
@@ -180,17 +212,20 @@ def fit_head(
     labels: npt.NDArray[np.int64],
     keep_direction: bool,
     c: float = DEFAULT_HEAD_C,
+    adjust_for: tuple[str, ...] | None = None,
 ) -> None:
     """Refit each task's row of the linear unit on max-pooled features (N, 256), labels (N, T).
 
-    See `fit_task_head`; `keep_direction` fits the scale of the present rows only.
+    See `fit_task_head`; `keep_direction` fits the scale of the present rows only;
+    `adjust_for`, the run's tasks, adjusts each free fit for the other findings.
     """
     features = pooled.double().numpy()  # (N, 256)
     weight = net.classifier.weight.detach().double().cpu().numpy()  # (T, 256)
     with torch.no_grad():
         for t in range(labels.shape[1]):
             direction = weight[t] if keep_direction else None
-            row, bias = fit_task_head(features, labels[:, t], direction, c)
+            nuisance = nuisance_labels(adjust_for, labels, t) if adjust_for else None
+            row, bias = fit_task_head(features, labels[:, t], direction, c, nuisance)
             net.classifier.weight[t].copy_(torch.from_numpy(row).to(net.classifier.weight))
             net.classifier.bias[t] = bias
 
@@ -228,12 +263,15 @@ def cross_validated_logits(
     direction: npt.NDArray[np.float64] | None = None,
     folds: int = 5,
     c: float = DEFAULT_HEAD_C,
+    nuisance: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64] | None:
     """One task's out-of-fold logits (N,): each exam scored by a head refitted without its fold.
 
     The head is refitted as `fit_task_head` fits it (with `direction`: its scale
-    only). A head fitted on all the training exams separates them perfectly
-    (train AUC 1.0 on every plane of the ACL demo), so a fusion fitted on those
+    only; with `nuisance` (N, K): adjusted for it, and the held-out fold scored
+    without it, as the package scores). A head fitted on all the training exams
+    separates them perfectly (train AUC 1.0 on every plane of the ACL demo), so a
+    fusion fitted on those
     logits cannot tell a strong plane from a weak one. None when a class has
     fewer exams than two folds need.
     """
@@ -244,7 +282,8 @@ def cross_validated_logits(
     logits = np.zeros(len(labels), dtype=np.float64)
     split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, labels)
     for fit_rows, held_out in split:
-        weight, bias = fit_task_head(x[fit_rows], labels[fit_rows], direction, c)
+        others = None if nuisance is None else nuisance[fit_rows]
+        weight, bias = fit_task_head(x[fit_rows], labels[fit_rows], direction, c, others)
         logits[held_out] = x[held_out] @ weight + bias
     return logits
 

@@ -32,6 +32,7 @@ from service.training.stages import (
     head_logits,
     init_from_scratch,
     max_pooled,
+    nuisance_labels,
     pooled_features,
     pretrain_optimizer,
     pretrain_slices,
@@ -156,11 +157,13 @@ def _cv_logits(
 ) -> list[list[float]] | None:
     """Out-of-fold train logits (N, T), each task's head refitted as `fit_head` fits it."""
     weight = net.classifier.weight.detach().double().cpu().numpy()  # (T, 256)
+    adjusted = config.head_fit == "adjusted" and not keep_direction
     columns = []
     for t in range(labels.shape[1]):
         direction = weight[t] if keep_direction else None
+        nuisance = nuisance_labels(config.tasks, labels, t) if adjusted else None
         column = cross_validated_logits(
-            pooled, labels[:, t], config.seed, direction, c=config.head_c
+            pooled, labels[:, t], config.seed, direction, c=config.head_c, nuisance=nuisance
         )
         if column is None:
             return None
@@ -189,7 +192,8 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     fit = train.subset(head_rows(len(train), config.head_exams, config.seed))
     train_features = Features.of(net, fit, config.progress)
     keep_direction = pretrained and config.head_fit == "direction"
-    fit_head(net, train_features.pooled, fit.labels, keep_direction, config.head_c)
+    adjust_for = config.tasks if config.head_fit == "adjusted" else None
+    fit_head(net, train_features.pooled, fit.labels, keep_direction, config.head_c, adjust_for)
     _round_trip_float16(net)
     valid_features = Features.of(net, valid, config.progress)
     best_epoch, best_auc, changed = _finetune(net, train, valid, valid_features, config, log)
@@ -200,11 +204,12 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     cv_logits = _cv_logits(net, train_features.pooled, fit.labels, config, keep_direction)
     summary = {
         "plane": plane,
+        **_started_from(config, plane),
         "fit_cases": fit.case_ids,
         "best_epoch": best_epoch,
         "valid_auc": best_auc,
         "pretrained_on_slices": pretrained,
-        "head_fit": "direction" if keep_direction else "free",
+        "head_fit": "direction" if keep_direction else config.head_fit,
         "history": log,
         "config": config.fingerprint(),
     }
@@ -228,6 +233,22 @@ def add_cv_logits(config: TrainConfig, run: PlaneRun, device: torch.device) -> P
     keep = run.summary.get("head_fit", recorded) == "direction"
     pooled = pooled_features(net.to(device), train, config.progress)
     return replace(run, train_cv_logits=_cv_logits(net, pooled, train.labels, config, keep))
+
+
+def _started_from(config: TrainConfig, plane: Plane) -> dict[str, Any]:
+    """Where the start weights are a plane trained here, that plane's own record.
+
+    A plane trained in stages (a run from another run's network) then keeps the
+    schedule and loss history of every stage, each inside the next.
+    """
+    if config.backbone_weights is None:
+        return {}
+    record = plane_path(config.backbone_weights, plane).with_suffix(".json")
+    if not record.is_file():
+        return {}
+    earlier = json.loads(record.read_text())
+    kept = ("best_epoch", "valid_auc", "config", "history", "started_from")
+    return {"started_from": {k: earlier[k] for k in kept if k in earlier}}
 
 
 def plane_path(path: Path, plane: Plane) -> Path:

@@ -19,7 +19,7 @@ from service.store.loader import list_versions, load_package
 from service.training.config import TrainConfig
 from service.training.data import load_plane_data, slice_labels
 from service.training.run import run_training
-from service.training.stages import fit_task_head
+from service.training.stages import fit_task_head, nuisance_labels
 
 from factories import write_tiny_dataset
 
@@ -118,6 +118,9 @@ def test_a_plane_subset_leaves_no_package_until_all_exist(tmp_path: Path) -> Non
     assert planes["axial"]["config"]["backbone_weights"] is None
     assert planes["sagittal"]["config"]["pretrain_epochs"] == 1
     assert planes["sagittal"]["config"]["backbone_weights"].endswith("axial.safetensors")
+    # a plane started from a plane trained here keeps that plane's record: both stages
+    assert planes["sagittal"]["started_from"]["config"]["pretrain_epochs"] == 0
+    assert "started_from" not in planes["axial"]
     # another seed is other training: nothing is reused, so no package
     other = replace(config, seed=1, planes=("coronal",))
     assert run_training(other, "other seed") is None
@@ -215,15 +218,42 @@ def test_the_free_head_fit_is_regularised_by_head_c() -> None:
     assert int(np.argmax(np.abs(weak))) == 0  # the one informative feature leads
 
 
+def test_an_adjusted_head_does_not_read_a_finding_that_goes_with_its_own() -> None:
+    rng = np.random.default_rng(2)
+    n = 400
+    own = rng.random(n) < 0.4  # the head's finding
+    other = np.where(own, rng.random(n) < 0.8, rng.random(n) < 0.1)  # goes with it
+    features = rng.normal(scale=0.5, size=(n, 256))
+    features[:, 0] += 1.5 * own  # a feature of the head's own finding
+    features[:, 1] += 3.0 * other  # a feature of the other finding only
+    labels = own.astype(np.int64)
+    free, _ = fit_task_head(features, labels, None, c=0.1)
+    adjusted, _ = fit_task_head(features, labels, None, c=0.1, nuisance=other[:, None] * 1.0)
+    assert free[1] > 0.3 * free[0]  # the free head leans on the other finding
+    assert abs(adjusted[1]) < 0.25 * abs(free[1])
+    assert adjusted[0] > 0 and int(np.argmax(np.abs(adjusted))) == 0
+
+
+def test_each_task_is_adjusted_for_the_other_specific_findings() -> None:
+    labels = np.array([[1, 1, 0], [1, 0, 1], [0, 0, 0]], dtype=np.int64)
+    tasks = ("abnormal", "acl", "meniscus")
+    assert nuisance_labels(tasks, labels, 0) is None  # every finding is evidence of abnormal
+    acl = nuisance_labels(tasks, labels, 1)
+    meniscus = nuisance_labels(tasks, labels, 2)
+    assert acl is not None and acl.tolist() == [[0.0], [1.0], [0.0]]
+    assert meniscus is not None and meniscus.tolist() == [[1.0], [0.0], [0.0]]
+    assert nuisance_labels(("acl",), labels[:, 1:2], 0) is None
+
+
 def test_head_fit_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="head_fit"):
         TrainConfig(data=tmp_path, head_fit="sideways")
     with pytest.raises(ValueError, match="head_c"):
         TrainConfig(data=tmp_path, head_c=0.0)
-    assert TrainConfig(data=tmp_path).fingerprint()["head_fit"] == "free"
+    assert TrainConfig(data=tmp_path).fingerprint()["head_fit"] == "adjusted"
 
 
-@pytest.mark.parametrize("head_fit", ["free", "direction"])
+@pytest.mark.parametrize("head_fit", ["adjusted", "free", "direction"])
 def test_after_pretraining_the_head_is_refitted_as_asked(tmp_path: Path, head_fit: str) -> None:
     data = write_tiny_dataset(tmp_path / "data", 8, 6, findings=True)
     config = TrainConfig(
