@@ -1,37 +1,74 @@
 #!/usr/bin/env bash
 # Rebuild the demo package (model_store/triage/<next>): abnormal, ACL and meniscus on one
-# shared backbone per plane, from synthetic data. About an hour on 2 (shared) CPU cores:
+# shared backbone per plane, from synthetic data. About 1 h 40 min on 2 CPU cores:
 #   mkdir -p runs/demo && nohup scripts/train-demo.sh > runs/demo/train.log 2>&1 &
-# These are the commands that trained model_store/triage/1. Each plane is its own run, so
-# each gets its own number of slice-pretraining epochs (the coronal plane, T1-like, where a
-# tear is least conspicuous, gets the most; each epoch sees every tear slice and 30% of the
-# others); finished planes wait in runs/demo, and the run that trains the last plane fits
-# the fusions, chooses the thresholds (on valid) and writes the package. There is no MRNet fine-tuning epoch (--epochs 0): on 2 cores the time goes
-# to slice pretraining, and each task's head is the pretrained one, rescaled on 120 train
-# exams. Seed, sizes and every plane's schedule are recorded in the manifest.
+# These are the commands that trained the newest model_store/triage package.
+#
+# Each plane is trained in stages, each stage its own run with its own work folder (a run
+# reuses the finished planes it finds in its folder and writes a package once it has all
+# three, so only the last run below writes one), one thread per run, two runs at a time.
+# A stage starts from the previous stage's network of its plane (--backbone-weights) and
+# pretrains on slices (every tear slice each epoch, a share of the others); each plane's
+# record keeps the records of its earlier stages (the manifest's training.planes). There
+# is no MRNet fine-tuning epoch (--epochs 0): on 2 cores the time goes to slice
+# pretraining. The last stage fits the heads: each task's head on the max-pooled
+# features of every train exam, adjusted for the other findings' labels (--head-fit
+# adjusted; L2 strength chosen per plane and task by cross-validation); then the
+# fusions, the thresholds (on valid) and the evaluation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/demo-train}
 OUT=${OUT:-model_store}
 WORK=${WORK:-runs/demo}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-[ -f "$DATA/train-acl.csv" ] || .venv/bin/mrnet synth --out "$DATA" --train 300 --valid 100 --seed 2026
+[ -f "$DATA/train-acl.csv" ] || .venv/bin/mrnet synth --out "$DATA" --train 450 --valid 100 --seed 2026
 # The backbones start from the ACL demo package acl/2 (trained by this script's earlier
-# version on the same generator's images; in git at 7cc9dcb), one per plane.
+# version on generator version 1's images), one per plane.
 START=${START:-$WORK/start}
 mkdir -p "$START"
 for plane in axial coronal sagittal; do
-    [ -f "$START/$plane.safetensors" ] ||
-        git show "7cc9dcb:model_store/acl/2/$plane.safetensors" > "$START/$plane.safetensors"
+    [ -f "$START/$plane.safetensors" ] || cp "model_store/acl/2/$plane.safetensors" "$START/"
 done
 train() {
     .venv/bin/mrnet train --data "$DATA" --tasks abnormal,acl,meniscus --name triage \
-        --out "$OUT" --epochs 0 --pretrain-crop 128 --easy-negatives 0.25 --pretrain-share 0.3 \
-        --head-exams 120 --backbone-weights "$START/{plane}.safetensors" --seed 0 \
-        --device "${DEVICE:-auto}" --work-dir "$WORK" "$@"
+        --out "$OUT" --epochs 0 --easy-negatives 0.25 --head-fit adjusted \
+        --seed 0 --device "${DEVICE:-auto}" "$@"
 }
-train --planes axial --pretrain-epochs 4
-train --planes coronal --pretrain-epochs 5
-train --planes sagittal --pretrain-epochs 3
+# stage PLANE NAME FROM EPOCHS CROP SHARE: pretrain PLANE from FROM/PLANE.safetensors
+# into $WORK/NAME.
+stage() {
+    train --planes "$1" --work-dir "$WORK/$2" --backbone-weights "$3/{plane}.safetensors" \
+        --pretrain-epochs "$4" --pretrain-crop "$5" --pretrain-share "$6"
+}
+export OMP_NUM_THREADS=1
+# Round 1, from acl/2's backbones, on 128-pixel centre crops: sagittal beside axial then
+# coronal. Sagittal is final after it.
+stage sagittal sagittal "$START" 8 128 0.5 &
+sagittal=$!
+stage axial round1 "$START" 8 128 0.5
+stage coronal round1 "$START" 10 128 0.5
+wait "$sagittal"
+# Rounds 2 and 3, axial and coronal, on 192-pixel crops: on those planes the menisci lie
+# at the edge of a 128-pixel centre crop (the posterior horn at its lower edge in axial,
+# the medial and lateral rims at its sides in coronal); a quarter of the slices other
+# than tears each epoch. Round 4: axial, whose meniscal tears were still the weakest.
+stage axial axial-round2 "$WORK/round1" 10 192 0.25 &
+axial=$!
+stage coronal coronal-round2 "$WORK/round1" 10 192 0.25
+wait "$axial"
+stage axial axial-round3 "$WORK/axial-round2" 10 192 0.25 &
+axial=$!
+stage coronal coronal-round3 "$WORK/coronal-round2" 10 192 0.25
+wait "$axial"
+stage axial axial-round4 "$WORK/axial-round3" 10 192 0.25
+# The heads and the package: each plane's last network, no more pretraining (the heads
+# are fitted on its pooled features); the third run finds the other two and writes it.
+export OMP_NUM_THREADS=2
+heads() {
+    train --planes "$1" --work-dir "$WORK/package" --backbone-weights "$2/{plane}.safetensors" \
+        --pretrain-epochs 0
+}
+heads axial "$WORK/axial-round4"
+heads coronal "$WORK/coronal-round3"
+heads sagittal "$WORK/sagittal"
 .venv/bin/mrnet evaluate --data "$DATA" --split valid --package triage --store "$OUT" \
     --device "${DEVICE:-auto}" --json "$WORK/evaluate.json"

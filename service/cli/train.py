@@ -21,6 +21,14 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     )
 
 
+def float_list(text: str) -> tuple[float, ...]:
+    """ "0.01,0.1" as (0.01, 0.1): an option's comma-separated numbers."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not comma-separated numbers: {text!r}") from error
+
+
 def parse_tasks(args: argparse.Namespace) -> tuple[str, ...]:
     """`--tasks a,b,c` (several, in this order) or `--task t` (one; default acl)."""
     if args.tasks:
@@ -128,8 +136,9 @@ def register(commands: Subcommands) -> None:
         parser,
         "--head-c",
         "head_c",
-        "inverse L2 strength of the free head fit",
-        type=float,
+        "inverse L2 strength of the head fit: one value, or comma-separated candidates "
+        "chosen per plane and task by cross-validated AUC",
+        type=float_list,
     )
     _option(parser, "--device", "device", "auto, cpu or cuda")
     _option(parser, "--seed", "seed", "random seed", type=int)

@@ -80,7 +80,8 @@ def _training_record(
             "scale and bias of the slice-pretrained head, per task"
             if all(runs[p].summary.get("head_fit") == "direction" for p in PLANES)
             else "class-balanced logistic regression on max-pooled features, per task, "
-            f"L2 with C = {config.head_c}"
+            f"L2 with C chosen from {', '.join(map(str, config.head_c))} per plane and task by "
+            "5-fold cross-validated AUC on the train exams (training.planes.*.head_c)"
             + (
                 ", adjusted for the other findings' labels (acl for meniscus, meniscus for acl)"
                 if config.head_fit == "adjusted"
@@ -92,7 +93,7 @@ def _training_record(
         planes={
             p: {
                 k: runs[p].summary[k]
-                for k in ("best_epoch", "valid_auc", "config", "history", "started_from")
+                for k in ("best_epoch", "valid_auc", "head_c", "config", "history", "started_from")
                 if k in runs[p].summary
             }
             for p in PLANES

@@ -193,7 +193,9 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     train_features = Features.of(net, fit, config.progress)
     keep_direction = pretrained and config.head_fit == "direction"
     adjust_for = config.tasks if config.head_fit == "adjusted" else None
-    fit_head(net, train_features.pooled, fit.labels, keep_direction, config.head_c, adjust_for)
+    head_c = fit_head(
+        net, train_features.pooled, fit.labels, keep_direction, config.head_c, adjust_for
+    )
     _round_trip_float16(net)
     valid_features = Features.of(net, valid, config.progress)
     best_epoch, best_auc, changed = _finetune(net, train, valid, valid_features, config, log)
@@ -210,6 +212,7 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
         "valid_auc": best_auc,
         "pretrained_on_slices": pretrained,
         "head_fit": "direction" if keep_direction else config.head_fit,
+        "head_c": dict(zip(config.tasks, head_c, strict=True)),
         "history": log,
         "config": config.fingerprint(),
     }
@@ -302,7 +305,7 @@ PRE_OPTION_DEFAULTS = {
     "pretrain_share": 1.0,
     "head_exams": None,
     "head_fit": "direction",  # runs before the option refitted the pretrained head's scale
-    "head_c": 1.0,
+    "head_c": [1.0],
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from argparse import Namespace
 from dataclasses import replace
@@ -12,14 +13,14 @@ import pytest
 import torch
 
 from service.cli import main
-from service.cli.train import parse_tasks
+from service.cli.train import float_list, parse_tasks
 from service.datasets.reader import SplitReader
 from service.model.preprocess import InputSpec
 from service.store.loader import list_versions, load_package
 from service.training.config import TrainConfig
 from service.training.data import load_plane_data, slice_labels
 from service.training.run import run_training
-from service.training.stages import fit_task_head, nuisance_labels
+from service.training.stages import choose_head_c, fit_task_head, nuisance_labels
 
 from factories import write_tiny_dataset
 
@@ -218,6 +219,23 @@ def test_the_free_head_fit_is_regularised_by_head_c() -> None:
     assert int(np.argmax(np.abs(weak))) == 0  # the one informative feature leads
 
 
+def test_the_head_c_is_chosen_by_cross_validated_auc() -> None:
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(80, 256))
+    labels = (features[:, :3].sum(axis=1) + rng.normal(size=80) > 0).astype(np.int64)
+    grid = (0.001, 0.01, 0.1, 1.0)
+    chosen = choose_head_c(features, labels, grid)
+    assert chosen in grid
+    assert choose_head_c(features, labels, (0.3,)) == 0.3
+    few = np.zeros(80, dtype=np.int64)
+    few[0] = 1  # one positive: no two folds, the largest value
+    assert choose_head_c(features, few, grid) == 1.0
+    # the chosen value is the one the fit uses
+    assert fit_task_head(features, labels, None, grid)[0] == pytest.approx(
+        fit_task_head(features, labels, None, chosen)[0]
+    )
+
+
 def test_an_adjusted_head_does_not_read_a_finding_that_goes_with_its_own() -> None:
     rng = np.random.default_rng(2)
     n = 400
@@ -249,7 +267,12 @@ def test_head_fit_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="head_fit"):
         TrainConfig(data=tmp_path, head_fit="sideways")
     with pytest.raises(ValueError, match="head_c"):
-        TrainConfig(data=tmp_path, head_c=0.0)
+        TrainConfig(data=tmp_path, head_c=(0.1, 0.0))
+    with pytest.raises(ValueError, match="head_c"):
+        TrainConfig(data=tmp_path, head_c=())
+    assert float_list("0.01, 0.1") == (0.01, 0.1)
+    with pytest.raises(argparse.ArgumentTypeError):
+        float_list("a,b")
     assert TrainConfig(data=tmp_path).fingerprint()["head_fit"] == "adjusted"
 
 
@@ -273,6 +296,9 @@ def test_after_pretraining_the_head_is_refitted_as_asked(tmp_path: Path, head_fi
     record = json.loads((tmp_path / "run" / "axial.json").read_text())
     assert record["pretrained_on_slices"] and record["head_fit"] == head_fit
     assert record["config"]["head_fit"] == head_fit
+    for task in ("acl", "meniscus"):  # each task's L2 strength, chosen from the grid
+        c = record["head_c"][task]
+        assert c is None if head_fit == "direction" else c in config.head_c
 
 
 def test_train_tasks_writes_one_package_with_a_head_per_task(tmp_path: Path) -> None:
