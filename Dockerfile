@@ -46,8 +46,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     HOME=/tmp \
-    MRNET_MODEL_STORE=/app/model_store \
-    MRNET_TASK_PACKAGES='{"acl": "acl"}'
+    MRNET_MODEL_STORE=/app/model_store
 
 RUN groupadd --system --gid 10001 mrnet \
     && useradd --system --uid 10001 --gid mrnet --no-create-home --home-dir /nonexistent mrnet
