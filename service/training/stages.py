@@ -262,11 +262,15 @@ def fit_head(
         for t in range(labels.shape[1]):
             direction = weight[t] if keep_direction else None
             nuisance = nuisance_labels(adjust_for, labels, t) if adjust_for else None
-            task_c = c
-            if isinstance(c, tuple) and direction is None:
-                task_c = choose_head_c(features, labels[:, t], c, nuisance)
-            chosen.append(None if direction is not None else float(task_c))  # type: ignore[arg-type]
-            row, bias = fit_task_head(features, labels[:, t], direction, task_c, nuisance)
+            grid = c if isinstance(c, tuple) else (c,)
+            task_c = (
+                None
+                if direction is not None
+                else choose_head_c(features, labels[:, t], grid, nuisance)
+            )
+            chosen.append(task_c)
+            fit_c = c if task_c is None else task_c
+            row, bias = fit_task_head(features, labels[:, t], direction, fit_c, nuisance)
             net.classifier.weight[t].copy_(torch.from_numpy(row).to(net.classifier.weight))
             net.classifier.bias[t] = bias
     return chosen
