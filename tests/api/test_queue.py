@@ -5,17 +5,30 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from service.api.state import ServiceState
+from service.config import Settings
 from service.inference.engine import Engine
 
 from .stall import job, stalled_worker
 from .support import api_settings, assert_problem, exam_volumes, serve, upload
 
 MAX_SLICES = 8
+
+
+def three_exam_queue(store: Path, **overrides: Any) -> Settings:
+    """Settings whose queue holds three exams of MAX_SLICES slices, batches of one exam."""
+    return api_settings(
+        store,
+        max_slices=MAX_SLICES,
+        max_batch_slices=MAX_SLICES,
+        max_queue_slices=3 * MAX_SLICES,
+        **overrides,
+    )
 
 
 def engine_of(client: TestClient) -> Engine:
@@ -29,13 +42,7 @@ def small_exam() -> dict[str, tuple[str, bytes, str]]:
 
 
 def test_a_full_queue_answers_503_at_once(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = api_settings(
-        store,
-        max_slices=MAX_SLICES,
-        max_batch_slices=MAX_SLICES,
-        max_queue_slices=3 * MAX_SLICES,
-        request_timeout_s=10,
-    )
+    settings = three_exam_queue(store, request_timeout_s=10)
     with serve(settings) as client:
         engine = engine_of(client)
         with stalled_worker(monkeypatch, engine):
@@ -82,13 +89,7 @@ def test_a_tiny_deadline_answers_504_and_the_service_stays_ready(store: Path) ->
 def test_an_upload_too_big_for_the_room_left_is_refused_before_it_is_read(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = api_settings(
-        store,
-        max_slices=MAX_SLICES,
-        max_batch_slices=MAX_SLICES,
-        max_queue_slices=3 * MAX_SLICES,
-        max_upload_bytes=4 * 1024 * 1024,
-    )
+    settings = three_exam_queue(store, max_upload_bytes=4 * 1024 * 1024)
     with serve(settings) as client:
         engine = engine_of(client)
         with stalled_worker(monkeypatch, engine):
@@ -106,14 +107,7 @@ def test_an_upload_too_big_for_the_room_left_is_refused_before_it_is_read(
 def test_a_full_queue_makes_a_prediction_wait_for_room_not_refuse(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = api_settings(
-        store,
-        max_slices=MAX_SLICES,
-        max_batch_slices=MAX_SLICES,
-        max_queue_slices=3 * MAX_SLICES,
-        admission_wait_ms=20_000,
-        max_waiting_exams=1,
-    )
+    settings = three_exam_queue(store, admission_wait_ms=20_000, max_waiting_exams=1)
     with serve(settings) as client:
         engine = engine_of(client)
         with stalled_worker(monkeypatch, engine):
