@@ -10,7 +10,7 @@ from typing import Any
 
 from service.cli.types import Subcommands, default_of, from_options
 from service.domain import PLANES
-from service.training.config import StageConfig, TrainConfig
+from service.training.config import HEAD_FITS, StageConfig, TrainConfig
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
@@ -127,10 +127,12 @@ def register(commands: Subcommands) -> None:
         parser,
         "--head-fit",
         "head_fit",
-        "refit each head on all 256 pooled features adjusted for the other findings' labels "
-        "(adjusted), without the adjustment (free), or after pretraining only the pretrained "
-        "head's scale (direction)",
-        choices=("adjusted", "free", "direction"),
+        "refit each head on all 256 pooled features adjusted for the other findings' labels, "
+        "also learning from each positive exam without its finding's slices and from those "
+        "slices pasted into a negative exam where the data has slice truth (located, the "
+        "default), adjusted only (adjusted), without the adjustment (free), or after "
+        "pretraining only the pretrained head's scale (direction)",
+        choices=HEAD_FITS,
     )
     _option(
         parser,

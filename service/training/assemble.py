@@ -17,7 +17,7 @@ from service.evaluation.report import Scorer, TaskScorer, evaluate
 from service.model.network import MRNetPlane
 from service.store.manifest import Metrics, PackageDraft, TaskHead, Threshold, Training
 from service.store.writer import write_package
-from service.training.config import TrainConfig
+from service.training.config import ADJUSTED_FITS, TrainConfig
 from service.training.fusion import fit_logistic_fusion
 from service.training.trainer import (
     PlaneRun,
@@ -84,7 +84,13 @@ def _training_record(
             "5-fold cross-validated AUC on the train exams (training.planes.*.head_c)"
             + (
                 ", adjusted for the other findings' labels (acl for meniscus, meniscus for acl)"
-                if config.head_fit == "adjusted"
+                if config.head_fit in ADJUSTED_FITS
+                else ""
+            )
+            + (
+                ", also fitted on each positive exam without its finding's slices (a negative) "
+                "and on those slices pasted into a negative exam (a positive)"
+                if config.head_fit == "located"
                 else ""
             )
         ),

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from service.model.preprocess import InputSpec
 
 
-HEAD_FITS = ("adjusted", "free", "direction")
+HEAD_FITS = ("located", "adjusted", "free", "direction")
+# The head fits adjusted for the other findings' labels.
+ADJUSTED_FITS = ("located", "adjusted")
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,12 @@ class TrainConfig:
     # How each task's head is refitted on the pooled features: "adjusted" fits all 256
     # weights (L2, inverse strength chosen from head_c per plane and task by 5-fold
     # cross-validated AUC on the train exams) adjusted for the other findings' labels
-    # (stages.fit_task_head), "free" the same without the adjustment, "direction" (after
-    # slice pretraining) only the scale and bias of the slice-pretrained head.
-    head_fit: str = "adjusted"
+    # (stages.fit_task_head); "located" is "adjusted" that also learns, where the data
+    # has slice truth, from each positive exam without its finding's slices (a negative)
+    # and from those slices pasted into a negative exam (a positive; stages.FindingRows);
+    # "free" is "adjusted" without the adjustment; "direction" (after slice pretraining)
+    # fits only the scale and bias of the slice-pretrained head.
+    head_fit: str = "located"
     # Weaker L2 than 0.1 spread the demo's attention off the finding (its sagittal ACL hit
     # rate 0.96 at 0.1, 0.89 at 0.3; coronal meniscus 0.65 and 0.47), so 0.1 is the largest.
     head_c: tuple[float, ...] = (0.01, 0.03, 0.1)

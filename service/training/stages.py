@@ -14,6 +14,9 @@ training logits: each exam scored by a head that did not see it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 import torch
@@ -23,6 +26,7 @@ from sklearn.model_selection import StratifiedKFold
 from torch import Tensor
 from tqdm import tqdm
 
+from service.datasets.reader import TASK_FINDINGS, PlaneTruth
 from service.evaluation.metrics import auc_or_none
 from service.inference.cpu_plane import CpuPlane
 from service.model.network import MRNetPlane
@@ -147,6 +151,84 @@ def _head_model(c: float = 1.0) -> LogisticRegression:
 
 
 Head = tuple[npt.NDArray[np.float64], float]  # weights (256,) and bias of one task
+Rows = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.float64] | None]
+
+
+@dataclass(frozen=True)
+class FindingRows:
+    """One task's features of each train exam inside and outside its finding's slices.
+
+    `inside` (N, 256) is max-pooled over the slices that show the task's finding
+    (slice truth), `outside` (N, 256) over the other slices; `shown` (N,) marks
+    the exams that have both. They make two more rows per positive exam for a
+    located head fit (`extra_rows`): the exam without its finding's slices, a
+    negative, and those slices pasted into a negative exam (the elementwise max
+    of the two pooled vectors, as max pooling over both exams' slices gives), a
+    positive. The first teaches the head that what the exam shows elsewhere is
+    not the finding, the second that the finding's slices alone are; so the
+    attention, the share of each slice in the logit, goes to those slices.
+    """
+
+    inside: npt.NDArray[np.float64]
+    outside: npt.NDArray[np.float64]
+    shown: npt.NDArray[np.bool_]
+
+    @classmethod
+    def of(
+        cls, slices: Sequence[Tensor], truths: Sequence[PlaneTruth | None], task: str
+    ) -> FindingRows | None:
+        """From per-slice features (S, 256) per exam; None for a task without finding slices."""
+        if task not in TASK_FINDINGS or task == "abnormal":
+            return None
+        width = slices[0].shape[1]
+        inside = np.zeros((len(slices), width), dtype=np.float64)
+        outside = np.zeros_like(inside)
+        shown = np.zeros(len(slices), dtype=bool)
+        for i, (features, truth) in enumerate(zip(slices, truths, strict=True)):
+            if truth is None:
+                continue
+            mask = np.array([truth.shows(task, s) for s in range(len(features))])  # (S,)
+            if mask.any() and not mask.all():
+                values = features.double().numpy()
+                inside[i], outside[i] = values[mask].max(axis=0), values[~mask].max(axis=0)
+                shown[i] = True
+        return cls(inside, outside, shown) if shown.any() else None
+
+    def subset(self, rows: npt.NDArray[np.int64]) -> FindingRows:
+        return FindingRows(self.inside[rows], self.outside[rows], self.shown[rows])
+
+    def extra_rows(
+        self,
+        features: npt.NDArray[np.float64],
+        labels: npt.NDArray[np.int64],
+        nuisance: npt.NDArray[np.float64] | None,
+    ) -> Rows:
+        """The removed (label 0) and pasted (label 1) rows of these exams; each positive exam
+        whose finding shows is pasted into a negative one drawn with a fixed seed."""
+        shown = np.flatnonzero(self.shown & (labels == 1))
+        negatives = np.flatnonzero(labels == 0)
+        if not len(shown) or not len(negatives):
+            return features[:0], labels[:0], None if nuisance is None else nuisance[:0]
+        partners = np.random.default_rng(0).choice(negatives, len(shown))
+        pasted = np.maximum(features[partners], self.inside[shown])  # (M, 256)
+        x = np.vstack([self.outside[shown], pasted])
+        y = np.r_[np.zeros(len(shown)), np.ones(len(shown))].astype(labels.dtype)
+        others = None if nuisance is None else np.vstack([nuisance[shown], nuisance[partners]])
+        return x, y, others
+
+
+def _with_rows(
+    features: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    nuisance: npt.NDArray[np.float64] | None,
+    located: FindingRows | None,
+) -> Rows:
+    """The exams' rows followed by their located rows (see `FindingRows`), if any."""
+    if located is None:
+        return features, labels, nuisance
+    x, y, others = located.extra_rows(features, labels, nuisance)
+    both = None if nuisance is None or others is None else np.vstack([nuisance, others])
+    return np.vstack([features, x]), np.r_[labels, y], both
 
 
 def fit_task_head(
@@ -155,6 +237,7 @@ def fit_task_head(
     direction: npt.NDArray[np.float64] | None,
     c: float | tuple[float, ...] = DEFAULT_HEAD_C,
     nuisance: npt.NDArray[np.float64] | None = None,
+    located: FindingRows | None = None,
 ) -> Head:
     """One task's head on max-pooled features (N, 256), class-balanced logistic regression.
 
@@ -170,7 +253,8 @@ def fit_task_head(
     (the head that slice pretraining trained on the finding slices) only its
     scale and the bias are fitted, so the head reads only the features that
     mark the finding's slices; where that direction ranks the exams the wrong
-    way round, the fit is free.
+    way round, the fit is free. With `located` (slice truth) each free fit
+    also learns from the exams' located rows (`FindingRows`).
 
     On the demo's synthetic data (triage/1's axial backbone, 300 train and 100
     valid exams) the free fit at c = 0.1 ranked ACL exams far better than the
@@ -184,15 +268,16 @@ def fit_task_head(
         if scale > 0:
             return direction * scale, float(model.intercept_[0])
     if isinstance(c, tuple):
-        c = choose_head_c(features, labels, c, nuisance)
-    if nuisance is None or nuisance.shape[1] == 0:
-        model = _head_model(c).fit(features, labels)
+        c = choose_head_c(features, labels, c, nuisance, located=located)
+    x, y, others = _with_rows(features, labels, nuisance, located)
+    if nuisance is None or others is None or nuisance.shape[1] == 0:
+        model = _head_model(c).fit(x, y)
         return model.coef_[0].astype(np.float64), float(model.intercept_[0])
-    scaled = NUISANCE_SCALE * nuisance  # (N, K)
-    model = _head_model(c).fit(np.hstack([features, scaled]), labels)
+    model = _head_model(c).fit(np.hstack([x, NUISANCE_SCALE * others]), y)
     weights = model.coef_[0].astype(np.float64)  # (256 + K,)
     width = features.shape[1]
-    mean_effect = float(scaled.mean(axis=0) @ weights[width:])
+    # The nuisance's effect at the mean of the exams (not of the located rows).
+    mean_effect = float(NUISANCE_SCALE * nuisance.mean(axis=0) @ weights[width:])
     return weights[:width], float(model.intercept_[0]) + mean_effect
 
 
@@ -202,13 +287,15 @@ def choose_head_c(
     grid: tuple[float, ...],
     nuisance: npt.NDArray[np.float64] | None = None,
     folds: int = 5,
+    located: FindingRows | None = None,
 ) -> float:
     """The `c` of `grid` whose free head ranks held-out train exams best (5-fold AUC).
 
     Each fold's head is scored as the package scores, without the nuisance
-    labels. Ties go to the smaller `c`; with too few exams of a class for two
-    folds, the largest. On the demo's synthetic data the planes differ: the
-    coronal heads rank best at 0.01, the sagittal ones at 0.1 or more.
+    labels; its located rows come from its own fit exams only. Ties go to the
+    smaller `c`; with too few exams of a class for two folds, the largest. On
+    the demo's synthetic data the planes differ: the coronal heads rank best at
+    0.01, the sagittal ones at 0.1 or more.
     """
     folds = min(folds, int(np.bincount(labels, minlength=2).min()))
     if len(grid) == 1 or folds < 2:
@@ -219,7 +306,10 @@ def choose_head_c(
         logits = np.zeros(len(labels), dtype=np.float64)
         for fit_rows, held_out in split:
             others = None if nuisance is None else nuisance[fit_rows]
-            weight, bias = fit_task_head(features[fit_rows], labels[fit_rows], None, c, others)
+            rows = None if located is None else located.subset(fit_rows)
+            weight, bias = fit_task_head(
+                features[fit_rows], labels[fit_rows], None, c, others, rows
+            )
             logits[held_out] = features[held_out] @ weight + bias
         auc = auc_or_none(labels, logits)
         if auc is not None and auc > best_auc + 1e-9:
@@ -248,11 +338,13 @@ def fit_head(
     keep_direction: bool,
     c: float | tuple[float, ...] = DEFAULT_HEAD_C,
     adjust_for: tuple[str, ...] | None = None,
+    located: Sequence[FindingRows | None] | None = None,
 ) -> list[float | None]:
     """Refit each task's row of the linear unit on max-pooled features (N, 256), labels (N, T).
 
     See `fit_task_head`; `keep_direction` fits the scale of the present rows only;
-    `adjust_for`, the run's tasks, adjusts each free fit for the other findings.
+    `adjust_for`, the run's tasks, adjusts each free fit for the other findings;
+    `located`, one per task, adds its located rows to each free fit.
     Returns each task's `c` (chosen where `c` lists candidates; None for a scale fit).
     """
     features = pooled.double().numpy()  # (N, 256)
@@ -262,15 +354,16 @@ def fit_head(
         for t in range(labels.shape[1]):
             direction = weight[t] if keep_direction else None
             nuisance = nuisance_labels(adjust_for, labels, t) if adjust_for else None
+            rows = located[t] if located is not None else None
             grid = c if isinstance(c, tuple) else (c,)
             task_c = (
                 None
                 if direction is not None
-                else choose_head_c(features, labels[:, t], grid, nuisance)
+                else choose_head_c(features, labels[:, t], grid, nuisance, located=rows)
             )
             chosen.append(task_c)
             fit_c = c if task_c is None else task_c
-            row, bias = fit_task_head(features, labels[:, t], direction, fit_c, nuisance)
+            row, bias = fit_task_head(features, labels[:, t], direction, fit_c, nuisance, rows)
             net.classifier.weight[t].copy_(torch.from_numpy(row).to(net.classifier.weight))
             net.classifier.bias[t] = bias
     return chosen
@@ -310,14 +403,15 @@ def cross_validated_logits(
     folds: int = 5,
     c: float | tuple[float, ...] = DEFAULT_HEAD_C,
     nuisance: npt.NDArray[np.float64] | None = None,
+    located: FindingRows | None = None,
 ) -> npt.NDArray[np.float64] | None:
     """One task's out-of-fold logits (N,): each exam scored by a head refitted without its fold.
 
     The head is refitted as `fit_task_head` fits it (with `direction`: its scale
     only; with `nuisance` (N, K): adjusted for it, and the held-out fold scored
-    without it, as the package scores). A head fitted on all the training exams
-    separates them perfectly (train AUC 1.0 on every plane of the ACL demo), so a
-    fusion fitted on those
+    without it, as the package scores; with `located`: its fit exams' located
+    rows). A head fitted on all the training exams separates them perfectly
+    (train AUC 1.0 on every plane of the ACL demo), so a fusion fitted on those
     logits cannot tell a strong plane from a weak one. None when a class has
     fewer exams than two folds need.
     """
@@ -329,7 +423,8 @@ def cross_validated_logits(
     split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, labels)
     for fit_rows, held_out in split:
         others = None if nuisance is None else nuisance[fit_rows]
-        weight, bias = fit_task_head(x[fit_rows], labels[fit_rows], direction, c, others)
+        rows = None if located is None else located.subset(fit_rows)
+        weight, bias = fit_task_head(x[fit_rows], labels[fit_rows], direction, c, others, rows)
         logits[held_out] = x[held_out] @ weight + bias
     return logits
 

@@ -22,9 +22,10 @@ from service.datasets.reader import SplitReader
 from service.domain import PLANES, Plane
 from service.evaluation.metrics import auc_or_none
 from service.model.network import MRNetPlane
-from service.training.config import TrainConfig
+from service.training.config import ADJUSTED_FITS, TrainConfig
 from service.training.data import PlaneData, load_plane_data
 from service.training.stages import (
+    FindingRows,
     cross_validated_logits,
     finetune_epoch,
     finetune_optimizer,
@@ -154,21 +155,37 @@ def _cv_logits(
     labels: np.ndarray[Any, Any],
     config: TrainConfig,
     keep_direction: bool,
+    located: list[FindingRows | None] | None = None,
 ) -> list[list[float]] | None:
     """Out-of-fold train logits (N, T), each task's head refitted as `fit_head` fits it."""
     weight = net.classifier.weight.detach().double().cpu().numpy()  # (T, 256)
-    adjusted = config.head_fit == "adjusted" and not keep_direction
+    adjusted = config.head_fit in ADJUSTED_FITS and not keep_direction
     columns = []
     for t in range(labels.shape[1]):
         direction = weight[t] if keep_direction else None
         nuisance = nuisance_labels(config.tasks, labels, t) if adjusted else None
         column = cross_validated_logits(
-            pooled, labels[:, t], config.seed, direction, c=config.head_c, nuisance=nuisance
+            pooled,
+            labels[:, t],
+            config.seed,
+            direction,
+            c=config.head_c,
+            nuisance=nuisance,
+            located=located[t] if located is not None and not keep_direction else None,
         )
         if column is None:
             return None
         columns.append(column)
     return np.stack(columns, axis=1).tolist()  # type: ignore[no-any-return]  # (N, T)
+
+
+def _located(
+    config: TrainConfig, features: Features, data: PlaneData
+) -> list[FindingRows | None] | None:
+    """Each task's located rows for a "located" head fit on data with slice truth, else None."""
+    if config.head_fit != "located" or not data.has_slice_truth:
+        return None
+    return [FindingRows.of(features.slices, data.truths, task) for task in config.tasks]
 
 
 def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> PlaneRun:
@@ -192,9 +209,10 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
     fit = train.subset(head_rows(len(train), config.head_exams, config.seed))
     train_features = Features.of(net, fit, config.progress)
     keep_direction = pretrained and config.head_fit == "direction"
-    adjust_for = config.tasks if config.head_fit == "adjusted" else None
+    adjust_for = config.tasks if config.head_fit in ADJUSTED_FITS else None
+    located = _located(config, train_features, fit)
     head_c = fit_head(
-        net, train_features.pooled, fit.labels, keep_direction, config.head_c, adjust_for
+        net, train_features.pooled, fit.labels, keep_direction, config.head_c, adjust_for, located
     )
     _round_trip_float16(net)
     valid_features = Features.of(net, valid, config.progress)
@@ -203,7 +221,8 @@ def train_plane(config: TrainConfig, plane: Plane, device: torch.device) -> Plan
         _round_trip_float16(net)
         train_features = Features.of(net, fit, config.progress)
         valid_features = Features.of(net, valid, config.progress)
-    cv_logits = _cv_logits(net, train_features.pooled, fit.labels, config, keep_direction)
+        located = _located(config, train_features, fit)
+    cv_logits = _cv_logits(net, train_features.pooled, fit.labels, config, keep_direction, located)
     summary = {
         "plane": plane,
         **_started_from(config, plane),
