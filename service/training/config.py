@@ -115,6 +115,8 @@ class TrainConfig:
             "easy_per_hard": self.stages.easy_per_hard,
             "pretrain_crop": self.stages.pretrain_crop,
             "pretrain_share": self.stages.pretrain_share,
+            "pretrain_lr": self.stages.pretrain_lr,
+            "finetune_lr": self.stages.finetune_lr,
             "head_exams": self.head_exams,
             "head_fit": self.head_fit,
             "head_c": list(self.head_c),

@@ -315,11 +315,15 @@ SCHEDULE_KEYS = (
     "easy_per_hard",
     "pretrain_crop",
     "pretrain_share",
+    "pretrain_lr",
+    "finetune_lr",
     "backbone_weights",
 )
 # What runs recorded before an option existed were trained with.
 PRE_OPTION_DEFAULTS = {
     "easy_per_hard": 0.25,
+    "pretrain_lr": 1e-4,
+    "finetune_lr": 1e-5,
     "pretrain_crop": 128,
     "pretrain_share": 1.0,
     "head_exams": None,
