@@ -48,7 +48,7 @@ $(DEMO_DATA)/train-acl.csv: | $(STAMP)
 
 demo-data: $(DEMO_DATA)/train-acl.csv
 
-# The demo store's newest package, triage/3, serves abnormal, acl and meniscus
+# The demo store's newest package, triage/4, serves abnormal, acl and meniscus
 # (docs/model-card.md); acl/2 stays in the store as the start of its training.
 run: install demo-data
 	$(BIN)/mrnet serve

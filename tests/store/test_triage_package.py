@@ -1,4 +1,4 @@
-"""The three-task demo package triage/3, held to the project's bars from its manifest.
+"""The three-task demo package triage/4, held to the project's bars from its manifest.
 
 Bars (issue 11), on the package's own synthetic validation split as `mrnet
 evaluate` measured it when the package was written: fused AUC abnormal >= 0.90,
@@ -23,12 +23,12 @@ from service.store.manifest import Manifest
 from service.synth import generate_dataset
 
 STORE = Path(__file__).resolve().parents[2] / "model_store"
-NAME, VERSION = "triage", "3"
+NAME, VERSION = "triage", "4"
 AUC_BARS = {"abnormal": 0.90, "acl": 0.95, "meniscus": 0.90}
 PLANE_HIT_BAR, LEADING_HIT_BAR = 0.70, 0.85
 ATTENTION_TASKS = ("acl", "meniscus")
 # Bars the package misses (measured; see docs/model-card.md), each checked to be missed
-# by exactly the measured value and reported as an expected failure. triage/3 meets all.
+# by exactly the measured value and reported as an expected failure. triage/4 meets all.
 MISSED: dict[str, str] = {}
 
 
