@@ -177,7 +177,12 @@ class FindingRows:
     def of(
         cls, slices: Sequence[Tensor], truths: Sequence[PlaneTruth | None], task: str
     ) -> FindingRows | None:
-        """From per-slice features (S, 256) per exam; None for a task without finding slices."""
+        """From per-slice features (S, 256) per exam and their slice truth.
+
+        None for abnormal, whose head is fitted as `adjusted` fits it (located
+        rows were measured for acl and meniscus only), and for a task whose
+        finding shows in none of the exams.
+        """
         if task not in TASK_FINDINGS or task == "abnormal":
             return None
         width = slices[0].shape[1]
