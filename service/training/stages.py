@@ -305,17 +305,9 @@ def choose_head_c(
     folds = min(folds, int(np.bincount(labels, minlength=2).min()))
     if len(grid) == 1 or folds < 2:
         return max(grid)
-    split = list(StratifiedKFold(folds, shuffle=True, random_state=0).split(features, labels))
     best, best_auc = min(grid), -1.0
     for c in sorted(grid):
-        logits = np.zeros(len(labels), dtype=np.float64)
-        for fit_rows, held_out in split:
-            others = None if nuisance is None else nuisance[fit_rows]
-            rows = None if located is None else located.subset(fit_rows)
-            weight, bias = fit_task_head(
-                features[fit_rows], labels[fit_rows], None, c, others, rows
-            )
-            logits[held_out] = features[held_out] @ weight + bias
+        logits = _out_of_fold(features, labels, folds, 0, None, c, nuisance, located)
         auc = auc_or_none(labels, logits)
         if auc is not None and auc > best_auc + 1e-9:
             best, best_auc = c, auc
@@ -424,6 +416,21 @@ def cross_validated_logits(
     if folds < 2:
         return None
     x = features.double().numpy()  # (N, 256)
+    return _out_of_fold(x, labels, folds, seed, direction, c, nuisance, located)
+
+
+def _out_of_fold(
+    x: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    folds: int,
+    seed: int,
+    direction: npt.NDArray[np.float64] | None,
+    c: float | tuple[float, ...],
+    nuisance: npt.NDArray[np.float64] | None,
+    located: FindingRows | None,
+) -> npt.NDArray[np.float64]:
+    """Logits (N,) of each exam from a head fitted (`fit_task_head`) on the other folds'
+    exams, their nuisance labels and located rows; scored without the nuisance."""
     logits = np.zeros(len(labels), dtype=np.float64)
     split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, labels)
     for fit_rows, held_out in split:

@@ -171,7 +171,7 @@ def _cv_logits(
             direction,
             c=config.head_c,
             nuisance=nuisance,
-            located=located[t] if located is not None and not keep_direction else None,
+            located=None if located is None else located[t],
         )
         if column is None:
             return None
