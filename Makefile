@@ -14,7 +14,7 @@ TS_STAMP := $(TS_DIR)/node_modules/.installed
 DEMO_DATA ?= data/demo
 DEMO_SYNTH_ARGS ?= --train 12 --valid 8 --seed 2026
 
-.PHONY: install lint test test-fast run demo-data clean
+.PHONY: install tools lint test test-fast run demo-data clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,24 +23,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(TS_STAMP): $(TS_DIR)/package-lock.json
-	@if command -v $(NPM) >/dev/null 2>&1; then \
-		cd $(TS_DIR) && $(NPM) ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
-	else \
-		echo "npm not found: the TypeScript check is skipped (it fails in CI)"; \
-	fi
+$(TS_STAMP): $(TS_DIR)/package-lock.json | tools
+	cd $(TS_DIR) && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $(TS_STAMP)
 
-install: $(STAMP) $(TS_STAMP)
+# The programs the tests drive (Chromium, nginx, Node and npm), with apt where missing.
+tools:
+	scripts/install-test-tools.sh
+
+install: $(STAMP)
 
 lint: install
 	$(BIN)/ruff check service tests scripts
 	$(BIN)/ruff format --check service tests scripts
 	$(BIN)/mypy
 
-test: lint
+test: lint tools $(TS_STAMP)
 	$(BIN)/pytest
 
-test-fast: install
+test-fast: install tools $(TS_STAMP)
 	$(BIN)/pytest -m "not slow"
 
 $(DEMO_DATA)/train-acl.csv: | $(STAMP)

@@ -3,7 +3,7 @@
 openapi-typescript turns the app's /openapi.json into types; `tsc --strict`
 compiles tests/typescript/client.ts (which reads every field of a prediction)
 and must refuse misspelt.ts (`planes.sagital`). The npm packages are pinned in
-tests/typescript/package-lock.json and installed by `make install` (`npm ci`).
+tests/typescript/package-lock.json and installed by `make test` (`npm ci`).
 Without node or those packages the test is skipped, except in CI, where it fails.
 """
 
@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from needs import missing_tool
 
 TS_DIR = Path(__file__).resolve().parents[1] / "typescript"
 BIN = TS_DIR / "node_modules" / ".bin"
@@ -39,8 +38,7 @@ def _tools() -> tuple[Path, Path]:
     if shutil.which("node") is None:
         missing.insert(0, "node")
     if missing:
-        message = f"missing {', '.join(missing)}: run `make install` (npm ci in {TS_DIR})"
-        missing_tool(message)
+        pytest.fail(f"missing {', '.join(missing)}: `make test` installs them (npm ci in {TS_DIR})")
     return generate, compile_
 
 

@@ -14,7 +14,6 @@ import httpx
 import pytest
 import torch
 from api.support import running_server
-from needs import missing_tool
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from service.config import Settings
@@ -66,8 +65,7 @@ class Site:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)."
-        missing_tool(message)
+        pytest.fail(f"{CHROMIUM} is missing: `make tools` installs it (Debian's chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser

@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from needs import missing_tool
 
 from service.domain import PLANES
 from service.store.writer import write_package
@@ -78,8 +77,7 @@ class Cluster:
 def _nginx() -> str:
     found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if found is None:
-        message = "nginx is not installed (Debian: apt-get install nginx)"
-        missing_tool(message)
+        pytest.fail("nginx is not installed: `make tools` installs it (Debian's nginx)")
     return found
 
 
